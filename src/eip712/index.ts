@@ -1,0 +1,6 @@
+/**
+ * EIP-712 type definitions and signing helpers. These definitions exist once; the contracts'
+ * tests, the client binding and the relayer all sign through them.
+ * @packageDocumentation
+ */
+export * from "./token.ts";
