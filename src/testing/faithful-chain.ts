@@ -1,7 +1,7 @@
 import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import type { EIP1193Provider, WalletClient } from "viem";
-import { type ChainInfo, getChain, getChainByKey, type TokenSymbol } from "../chains/index.ts";
+import { type ChainInfo, getChain, getChainByKey, type TokenInfo, type TokenSymbol } from "../chains/index.ts";
 import { type DevChain, devChainFromProvider } from "./dev-chain.ts";
 import { attachFiatToken, type FiatTokenHandle, installFiatToken } from "./fiat-token.ts";
 
@@ -27,7 +27,12 @@ export interface FaithfulChain {
  */
 export async function startFaithfulChain(
   chainIdOrKey: number | string,
-  options: { forkUrl?: string; forkBlockNumber?: bigint } = {},
+  options: {
+    forkUrl?: string;
+    forkBlockNumber?: bigint;
+    /** Change a token's metadata before it is installed (tests of mismatching domains). */
+    tokenOverride?: (token: TokenInfo) => TokenInfo;
+  } = {},
 ): Promise<FaithfulChain> {
   const chain = typeof chainIdOrKey === "number" ? getChain(chainIdOrKey) : getChainByKey(chainIdOrKey);
   const forked = options.forkUrl !== undefined;
@@ -51,7 +56,9 @@ export async function startFaithfulChain(
     }
     const tokens: Partial<Record<TokenSymbol, FiatTokenHandle>> = {};
     for (const t of chain.tokens) {
-      tokens[t.symbol] = forked ? await attachFiatToken(dev, t) : await installFiatToken(dev, t);
+      tokens[t.symbol] = forked
+        ? await attachFiatToken(dev, t)
+        : await installFiatToken(dev, options.tokenOverride ? options.tokenOverride(t) : t);
     }
     return {
       chain,
