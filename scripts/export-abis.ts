@@ -22,10 +22,13 @@ const sources: Source[] = [
   },
 ];
 
-for (const extra of process.argv.slice(2)) {
-  // name=path/to/Artifact.json
-  const [exportName, artifact] = extra.split("=") as [string, string];
-  sources.push({ exportName: `${exportName[0]?.toLowerCase()}${exportName.slice(1)}Abi`, file: exportName, artifact });
+// This project's deployable contracts, from `hardhat build` output.
+for (const name of ["AgentEscrow", "DirectPayment"]) {
+  sources.push({
+    exportName: `${name[0]?.toLowerCase()}${name.slice(1)}Abi`,
+    file: `${name[0]?.toLowerCase()}${name.slice(1)}`,
+    artifact: `artifacts/contracts/${name}.sol/${name}.json`,
+  });
 }
 
 mkdirSync("src/abi", { recursive: true });

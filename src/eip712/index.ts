@@ -3,4 +3,5 @@
  * tests, the client binding and the relayer all sign through them.
  * @packageDocumentation
  */
+export * from "./escrow.ts";
 export * from "./token.ts";

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IFiatToken} from "./interfaces/IFiatToken.sol";
+import {Fees} from "./libraries/Fees.sol";
+
+/// @title Direct stablecoin payment with a platform fee, in one atomic transaction.
+/// @notice Collects the platform fee from the buyer under its EIP-2612 permit, then executes the
+/// buyer's x402 'exact' EIP-3009 TransferWithAuthorization to the seller exactly as it was signed.
+/// Fee = max(minFee, amount * bps / 10_000 + fixedFee), rounded down, per token; the owner may
+/// change a schedule only within the hard caps. The buyer never pays more than the permit value it
+/// signed. Not upgradeable; holds no funds between transactions.
+contract DirectPayment is Ownable2Step, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    struct FeeSchedule {
+        bool enabled;
+        uint16 bps;
+        uint64 fixedFee;
+        uint64 minFee;
+    }
+
+    /// @notice The buyer's signed x402 'exact' payment: an EIP-3009 TransferWithAuthorization.
+    struct Payment {
+        address token;
+        address buyer;
+        address seller;
+        uint256 amount;
+        uint256 validAfter;
+        uint256 validBefore;
+        bytes32 nonce;
+        bytes signature;
+    }
+
+    /// @notice The buyer's EIP-2612 permit for this contract; `value` is the most it agrees to pay.
+    struct FeePermit {
+        uint256 value;
+        uint256 deadline;
+        bytes signature;
+    }
+
+    /// @notice Hard caps on any schedule: 5% + 1.00 token, minimum at most 1.00 token (6 decimals).
+    uint16 public constant MAX_BPS = 500;
+    uint64 public constant MAX_FIXED_FEE = 1e6;
+    uint64 public constant MAX_MIN_FEE = 1e6;
+
+    address public feeRecipient;
+    mapping(address token => FeeSchedule) public feeSchedules;
+
+    /// @notice One per payment; `nonce` is the authorization nonce, i.e. the payment id.
+    event DirectPaymentExecuted(
+        bytes32 indexed nonce,
+        address indexed buyer,
+        address indexed seller,
+        address token,
+        uint256 amount,
+        uint256 fee
+    );
+    event FeeScheduleSet(address indexed token, bool enabled, uint16 bps, uint64 fixedFee, uint64 minFee);
+    event FeeRecipientSet(address indexed feeRecipient);
+
+    error ZeroAddress(string field);
+    error TokenNotSupported(address token);
+    error FeeAboveSigned(uint256 fee, uint256 signedMax);
+    error FeeAboveCap(string field, uint256 value, uint256 cap);
+
+    /// @param initialOwner The owner (a multisig), explicit because CREATE2 deployers are factories.
+    /// @param initialFeeRecipient Where platform fees go.
+    constructor(address initialOwner, address initialFeeRecipient) Ownable(initialOwner) {
+        _setFeeRecipient(initialFeeRecipient);
+    }
+
+    /// @notice Collect the fee under `feePermit`, then execute `payment`. If the permit was
+    /// already used (front-run), the allowance it created is used instead.
+    /// @param payment The buyer's signed TransferWithAuthorization to the seller.
+    /// @param feePermit The buyer's permit for this contract covering the fee.
+    /// @return fee The fee collected.
+    function pay(Payment calldata payment, FeePermit calldata feePermit) external nonReentrant returns (uint256 fee) {
+        fee = quoteFee(payment.token, payment.amount);
+        if (fee > feePermit.value) revert FeeAboveSigned(fee, feePermit.value);
+
+        try
+            IFiatToken(payment.token).permit(
+                payment.buyer,
+                address(this),
+                feePermit.value,
+                feePermit.deadline,
+                feePermit.signature
+            )
+        {} catch {}
+        IERC20(payment.token).safeTransferFrom(payment.buyer, feeRecipient, fee);
+        IFiatToken(payment.token).transferWithAuthorization(
+            payment.buyer,
+            payment.seller,
+            payment.amount,
+            payment.validAfter,
+            payment.validBefore,
+            payment.nonce,
+            payment.signature
+        );
+        emit DirectPaymentExecuted(payment.nonce, payment.buyer, payment.seller, payment.token, payment.amount, fee);
+    }
+
+    /// @notice The fee for paying `amount` of `token`. Reverts for a token without a schedule.
+    function quoteFee(address token, uint256 amount) public view returns (uint256) {
+        FeeSchedule memory s = feeSchedules[token];
+        if (!s.enabled) revert TokenNotSupported(token);
+        return Fees.directPaymentFee(amount, s.bps, s.fixedFee, s.minFee);
+    }
+
+    /// @notice Enable, change or disable the fee schedule of `token`, within the hard caps.
+    function setFeeSchedule(
+        address token,
+        bool enabled,
+        uint16 bps,
+        uint64 fixedFee,
+        uint64 minFee
+    ) external onlyOwner {
+        if (token == address(0)) revert ZeroAddress("token");
+        if (bps > MAX_BPS) revert FeeAboveCap("bps", bps, MAX_BPS);
+        if (fixedFee > MAX_FIXED_FEE) revert FeeAboveCap("fixedFee", fixedFee, MAX_FIXED_FEE);
+        if (minFee > MAX_MIN_FEE) revert FeeAboveCap("minFee", minFee, MAX_MIN_FEE);
+        feeSchedules[token] = FeeSchedule(enabled, bps, fixedFee, minFee);
+        emit FeeScheduleSet(token, enabled, bps, fixedFee, minFee);
+    }
+
+    /// @notice Change where fees go.
+    function setFeeRecipient(address newFeeRecipient) external onlyOwner {
+        _setFeeRecipient(newFeeRecipient);
+    }
+
+    function _setFeeRecipient(address newFeeRecipient) internal {
+        if (newFeeRecipient == address(0)) revert ZeroAddress("feeRecipient");
+        feeRecipient = newFeeRecipient;
+        emit FeeRecipientSet(newFeeRecipient);
+    }
+}

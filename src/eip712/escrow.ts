@@ -1,0 +1,218 @@
+import {
+  type Address,
+  encodeAbiParameters,
+  encodePacked,
+  getAddress,
+  type Hex,
+  hashTypedData,
+  keccak256,
+  size,
+  sliceHex,
+  type TypedDataDomain,
+} from "viem";
+import { AgentEscrowError } from "../errors.ts";
+import type { TypedDataSigner } from "./token.ts";
+
+/** The EIP-712 domain name and version of the escrow contract. */
+export const ESCROW_DOMAIN = { name: "AgentEscrow", version: "1" } as const;
+
+/** EIP-712 types of the escrow's messages. Field order is the contract's. */
+export const escrowTypes = {
+  Terms: [
+    { name: "buyer", type: "address" },
+    { name: "seller", type: "address" },
+    { name: "token", type: "address" },
+    { name: "feeRecipient", type: "address" },
+    { name: "recorder", type: "address" },
+    { name: "arbiter", type: "address" },
+    { name: "deposit", type: "uint64" },
+    { name: "upfrontFee", type: "uint64" },
+    { name: "feeFixed", type: "uint64" },
+    { name: "feeCap", type: "uint64" },
+    { name: "feeBps", type: "uint16" },
+    { name: "fallbackBps", type: "uint16" },
+    { name: "challengeWindow", type: "uint32" },
+    { name: "resolutionWindow", type: "uint32" },
+    { name: "serviceExpiry", type: "uint40" },
+    { name: "salt", type: "bytes32" },
+  ],
+  UsageVoucher: [
+    { name: "agreementId", type: "bytes32" },
+    { name: "cumulativeUsage", type: "uint64" },
+  ],
+} as const;
+
+/** The terms of one escrow agreement (amounts in the token's smallest unit, times in seconds). */
+export type Terms = {
+  readonly buyer: Address;
+  readonly seller: Address;
+  readonly token: Address;
+  readonly feeRecipient: Address;
+  readonly recorder: Address;
+  readonly arbiter: Address;
+  readonly deposit: bigint;
+  readonly upfrontFee: bigint;
+  readonly feeFixed: bigint;
+  readonly feeCap: bigint;
+  readonly feeBps: number;
+  readonly fallbackBps: number;
+  readonly challengeWindow: number;
+  readonly resolutionWindow: number;
+  readonly serviceExpiry: number;
+  readonly salt: Hex;
+};
+
+/** The escrow contract a set of terms is bound to. */
+export type EscrowDomain = { readonly chainId: number; readonly escrow: Address };
+
+/** Stable codes of {@link TermsError}. */
+export type TermsErrorCode = "TERMS_FIELD_OUT_OF_RANGE" | "TERMS_ENCODING_INVALID";
+
+/** Terms that cannot be encoded, or bytes that are not encoded terms. */
+export class TermsError extends AgentEscrowError<TermsErrorCode> {}
+
+const PACKED_TYPES = [
+  "address",
+  "address",
+  "address",
+  "address",
+  "address",
+  "address",
+  "uint64",
+  "uint64",
+  "uint64",
+  "uint64",
+  "uint16",
+  "uint16",
+  "uint32",
+  "uint32",
+  "uint40",
+  "bytes32",
+] as const;
+
+/** Size of {@link encodeTerms}' output in bytes. */
+export const ENCODED_TERMS_LENGTH = 201;
+
+const BITS: Record<string, number> = { uint16: 16, uint32: 32, uint40: 40, uint64: 64 };
+
+function checkRange(terms: Terms): void {
+  for (const [i, field] of escrowTypes.Terms.entries()) {
+    const bits = BITS[field.type];
+    if (bits === undefined) continue;
+    const value = BigInt(terms[field.name as keyof Terms] as bigint | number);
+    if (value < 0n || value >= 1n << BigInt(bits)) {
+      throw new TermsError("TERMS_FIELD_OUT_OF_RANGE", `terms.${field.name} = ${value} does not fit ${field.type}`, {
+        field: field.name,
+        value,
+        index: i,
+      });
+    }
+  }
+}
+
+/** Pack terms into the 201-byte form the escrow takes (see the contract's TermsCodec). */
+export function encodeTerms(terms: Terms): Hex {
+  checkRange(terms);
+  return encodePacked(PACKED_TYPES, [
+    terms.buyer,
+    terms.seller,
+    terms.token,
+    terms.feeRecipient,
+    terms.recorder,
+    terms.arbiter,
+    terms.deposit,
+    terms.upfrontFee,
+    terms.feeFixed,
+    terms.feeCap,
+    terms.feeBps,
+    terms.fallbackBps,
+    terms.challengeWindow,
+    terms.resolutionWindow,
+    terms.serviceExpiry,
+    terms.salt,
+  ]);
+}
+
+/** Unpack {@link encodeTerms}' output. */
+export function decodeTerms(packed: Hex): Terms {
+  if (size(packed) !== ENCODED_TERMS_LENGTH) {
+    throw new TermsError(
+      "TERMS_ENCODING_INVALID",
+      `packed terms must be ${ENCODED_TERMS_LENGTH} bytes, got ${size(packed)}`,
+      {
+        length: size(packed),
+      },
+    );
+  }
+  let offset = 0;
+  const take = (bytes: number): Hex => {
+    const part = sliceHex(packed, offset, offset + bytes);
+    offset += bytes;
+    return part;
+  };
+  const addr = () => getAddress(take(20));
+  const big = (bytes: number) => BigInt(take(bytes));
+  const num = (bytes: number) => Number(BigInt(take(bytes)));
+  return {
+    buyer: addr(),
+    seller: addr(),
+    token: addr(),
+    feeRecipient: addr(),
+    recorder: addr(),
+    arbiter: addr(),
+    deposit: big(8),
+    upfrontFee: big(8),
+    feeFixed: big(8),
+    feeCap: big(8),
+    feeBps: num(2),
+    fallbackBps: num(2),
+    challengeWindow: num(4),
+    resolutionWindow: num(4),
+    serviceExpiry: num(5),
+    salt: take(32),
+  };
+}
+
+/** The escrow's EIP-712 domain on a chain. */
+export function escrowDomain(domain: EscrowDomain): TypedDataDomain {
+  return { ...ESCROW_DOMAIN, chainId: domain.chainId, verifyingContract: domain.escrow };
+}
+
+/**
+ * The agreement id: the EIP-712 digest of the terms under the escrow's domain. It is also the
+ * nonce of the buyer's funding authorization, which is what binds that signature to these terms,
+ * this chain and this escrow.
+ */
+export function agreementId(terms: Terms, domain: EscrowDomain): Hex {
+  checkRange(terms);
+  return hashTypedData({
+    domain: escrowDomain(domain),
+    types: { Terms: escrowTypes.Terms },
+    primaryType: "Terms",
+    message: terms,
+  });
+}
+
+/** The EIP-3009 nonce of a top-up authorization for agreement `id`. */
+export function topUpNonce(id: Hex, topUpSalt: Hex): Hex {
+  return keccak256(encodeAbiParameters([{ type: "bytes32" }, { type: "bytes32" }], [id, topUpSalt]));
+}
+
+/** The typed data of a usage voucher: the buyer acknowledges `cumulativeUsage` of agreement `agreementId`. */
+export function usageVoucherTypedData(domain: EscrowDomain, voucher: { agreementId: Hex; cumulativeUsage: bigint }) {
+  return {
+    domain: escrowDomain(domain),
+    types: { UsageVoucher: escrowTypes.UsageVoucher },
+    primaryType: "UsageVoucher",
+    message: voucher,
+  } as const;
+}
+
+/** Sign a usage voucher as the buyer. */
+export function signUsageVoucher(
+  signer: TypedDataSigner,
+  domain: EscrowDomain,
+  voucher: { agreementId: Hex; cumulativeUsage: bigint },
+): Promise<Hex> {
+  return signer.signTypedData(usageVoucherTypedData(domain, voucher));
+}
