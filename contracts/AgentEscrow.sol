@@ -389,8 +389,9 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
 
     /// @notice Settle (anyone, once): after the challenge window, after a resolution, or after
     /// the resolution deadline (then the terms' fallback split applies). Pays the seller usage
-    /// less the settlement fee, the fee recipient the fee, and refunds the rest to the buyer. A
-    /// transfer that fails becomes a balance its owner can {withdraw}.
+    /// less the settlement fee and refunds the rest of the deposit to the buyer; the fee is
+    /// credited to the fee recipient's withdrawable balance. A transfer that fails becomes a
+    /// balance its owner can {withdraw}.
     /// @param terms The agreement's packed terms.
     function settle(bytes calldata terms) external nonReentrant {
         Terms memory t = terms.decode();
@@ -405,11 +406,12 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         a.usage = uint64(usage);
         emit AgreementSettled(id, usage, usage - fee, fee, deposit - usage, byFallback);
 
+        // The fee accrues to the fee recipient's withdrawable balance (one storage write instead of
+        // a token transfer per agreement); seller and buyer are paid directly.
+        if (fee != 0) withdrawable[t.token][t.feeRecipient] += fee;
         uint256 deferred =
-            _payOrDefer(id, t.token, t.seller, usage - fee) +
-                _payOrDefer(id, t.token, t.feeRecipient, fee) +
-                _payOrDefer(id, t.token, t.buyer, deposit - usage);
-        _tokens[t.token].held -= uint96(deposit - deferred);
+            _payOrDefer(id, t.token, t.seller, usage - fee) + _payOrDefer(id, t.token, t.buyer, deposit - usage);
+        _tokens[t.token].held -= uint96(deposit - fee - deferred);
     }
 
     /// @notice Withdraw the caller's deferred payouts in `token` to `to` (which may differ from
