@@ -19,7 +19,7 @@ export async function expectRevert(promise: Promise<unknown>, name: string, args
   );
   const data = (reverted as ContractFunctionRevertedError).data;
   expect(data?.errorName).toBe(name);
-  if (args) expect(data?.args).toEqual(args);
+  if (args) expect(data?.args ?? []).toEqual(args);
 }
 
 /** Assert that `promise` rejects with a revert reason string matching `reason` (FiatToken's require messages). */
