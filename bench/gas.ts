@@ -111,6 +111,7 @@ try {
     await f.write("recorder", escrowCall("recordUsage", [entry(id, 1_000_000n)]));
     record("recordUsage (single)", await f.write("recorder", escrowCall("recordUsage", [entry(id, 2_000_000n)])));
   }
+  const batchGas = new Map<number, number>();
   for (const n of [10, 100]) {
     const ids: Hex[] = [];
     for (let i = 0; i < n; i++) ids.push(await f.activate(await f.terms()));
@@ -118,6 +119,7 @@ try {
     await f.write("recorder", escrowCall("recordUsageBatch", [ids.map((id) => entry(id, 1_000_000n))]));
     const r = await f.write("recorder", escrowCall("recordUsageBatch", [ids.map((id) => entry(id, 2_000_000n))]));
     record(`recordUsageBatch (${n} entries)`, r);
+    batchGas.set(n, Number(r.gasUsed));
     rows.push({
       step: `recordUsageBatch: per entry of ${n}`,
       gas: Math.round(Number(r.gasUsed) / n),
@@ -125,6 +127,13 @@ try {
       note: "total / n",
     });
   }
+
+  rows.push({
+    step: "recordUsageBatch: marginal entry (100 vs 10)",
+    gas: Math.round(((batchGas.get(100) ?? 0) - (batchGas.get(10) ?? 0)) / 90),
+    calldataBytes: 128,
+    note: "(gas(100) - gas(10)) / 90",
+  });
 
   // --- voucher, complete, challenge + resolve, settle, withdraw ------------------------------
   {
@@ -144,7 +153,10 @@ try {
     const r = await f.write("arbiter", escrowCall("resolve", [encodeTerms(terms), 45_000_000n]));
     record("challenge", c);
     record("resolve", r);
-    record("settle (after resolution)", await f.write("other", escrowCall("settle", [encodeTerms(terms)])));
+    record(
+      "settle (after resolution; fee credit starts at zero)",
+      await f.write("other", escrowCall("settle", [encodeTerms(terms)])),
+    );
   }
   {
     const terms = await f.terms();
