@@ -37,7 +37,7 @@ const entry = (id: Hex, cumulativeUsage: bigint, complete = false, logRef: Hex =
 });
 const record = (id: Hex, usage: bigint, complete = false, from: Role = "recorder") =>
   f.write(from, call("recordUsage", [entry(id, usage, complete)]));
-const voucher = async (terms: Terms, id: Hex, usage: bigint) =>
+const voucher = async (id: Hex, usage: bigint) =>
   signUsageVoucher(f.accounts.buyer, f.escrowDomain(), { agreementId: id, cumulativeUsage: usage });
 const balances = async (terms: Terms) => ({
   seller: await f.token().balanceOf(terms.seller),
@@ -133,7 +133,7 @@ describe("usage vouchers", () => {
     const terms = await f.terms();
     const id = await f.activate(terms);
     await record(id, 10_000_000n);
-    const sig = await voucher(terms, id, 30_000_000n);
+    const sig = await voucher(id, 30_000_000n);
     await f.write("other", call("submitUsageVoucher", [encodeTerms(terms), 30_000_000n, sig]));
     const v = await view(terms);
     expect(v.acknowledgedUsage).toBe(30_000_000n);
@@ -143,15 +143,15 @@ describe("usage vouchers", () => {
   it("refuses a voucher that is not higher, above the deposit, or not signed by the buyer", async () => {
     const terms = await f.terms();
     const id = await f.activate(terms);
-    await f.write("other", call("submitUsageVoucher", [encodeTerms(terms), 5n, await voucher(terms, id, 5n)]));
+    await f.write("other", call("submitUsageVoucher", [encodeTerms(terms), 5n, await voucher(id, 5n)]));
     await expectRevert(
-      f.write("other", call("submitUsageVoucher", [encodeTerms(terms), 5n, await voucher(terms, id, 5n)])),
+      f.write("other", call("submitUsageVoucher", [encodeTerms(terms), 5n, await voucher(id, 5n)])),
       "VoucherNotHigher",
       [id, 5n, 5n],
     );
     const over = terms.deposit + 1n;
     await expectRevert(
-      f.write("other", call("submitUsageVoucher", [encodeTerms(terms), over, await voucher(terms, id, over)])),
+      f.write("other", call("submitUsageVoucher", [encodeTerms(terms), over, await voucher(id, over)])),
       "UsageAboveDeposit",
       [id, over, terms.deposit],
     );
@@ -166,7 +166,7 @@ describe("usage vouchers", () => {
     );
     // A voucher for 9 signed for another amount does not verify either.
     await expectRevert(
-      f.write("other", call("submitUsageVoucher", [encodeTerms(terms), 9n, await voucher(terms, id, 10n)])),
+      f.write("other", call("submitUsageVoucher", [encodeTerms(terms), 9n, await voucher(id, 10n)])),
       "InvalidVoucherSignature",
     );
   });
@@ -217,7 +217,7 @@ describe("challenge and resolution", () => {
     if (acknowledged > 0n) {
       await f.write(
         "other",
-        call("submitUsageVoucher", [encodeTerms(terms), acknowledged, await voucher(terms, id, acknowledged)]),
+        call("submitUsageVoucher", [encodeTerms(terms), acknowledged, await voucher(id, acknowledged)]),
       );
     }
     await record(id, recorded, true);

@@ -40,6 +40,7 @@ contract ReentrantToken is ERC20 {
         super._update(from, to, value);
         if (from == target && target != address(0) && !attempted) {
             attempted = true;
+            // solhint-disable-next-line avoid-low-level-calls
             (bool ok, bytes memory err) = target.call(payload);
             reentered = ok;
             reentryError = err;

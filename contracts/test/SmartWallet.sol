@@ -7,14 +7,14 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 /// @notice Test double of a smart-contract wallet: signatures are valid (ERC-1271) when its owner
 /// signed the digest with ECDSA.
 contract SmartWallet is IERC1271 {
-    address public immutable owner;
+    address public immutable OWNER;
 
     constructor(address owner_) {
-        owner = owner_;
+        OWNER = owner_;
     }
 
     function isValidSignature(bytes32 digest, bytes calldata signature) external view returns (bytes4) {
         (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, signature);
-        return err == ECDSA.RecoverError.NoError && recovered == owner ? this.isValidSignature.selector : bytes4(0);
+        return err == ECDSA.RecoverError.NoError && recovered == OWNER ? this.isValidSignature.selector : bytes4(0);
     }
 }
