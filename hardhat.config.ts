@@ -1,9 +1,12 @@
 import { createRequire } from "node:module";
 import hardhatIgnitionViem from "@nomicfoundation/hardhat-ignition-viem";
+import hardhatKeystore from "@nomicfoundation/hardhat-keystore";
 import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
+import hardhatVerify from "@nomicfoundation/hardhat-verify";
 import hardhatViem from "@nomicfoundation/hardhat-viem";
-import { defineConfig } from "hardhat/config";
+import { configVariable, defineConfig } from "hardhat/config";
 import { CHAINS } from "./src/chains/index.ts";
+import { DEPLOYMENT_SALT } from "./src/deploy/salt.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -18,8 +21,19 @@ const solcPackage = require("solc/package.json") as { version: string };
  */
 const EVM_VERSION = "cancun";
 
+const compiler = {
+  version: solcPackage.version,
+  path: require.resolve("solc/soljson.js"),
+  settings: {
+    evmVersion: EVM_VERSION,
+    optimizer: { enabled: true, runs: 10_000 },
+    viaIR: true,
+    metadata: { bytecodeHash: "none" },
+  },
+};
+
 // One in-process network per listed chain, reporting that chain's real id: `sim-base`,
-// `sim-arbitrum-sepolia`, ... Tests create them by name or override the default one.
+// `sim-arbitrum-sepolia`, ... Tests create them by name.
 const simulatedNetworks = Object.fromEntries(
   CHAINS.map((chain) => [
     `sim-${chain.key}`,
@@ -27,23 +41,46 @@ const simulatedNetworks = Object.fromEntries(
   ]),
 );
 
-export default defineConfig({
-  plugins: [hardhatViem, hardhatNetworkHelpers, hardhatIgnitionViem],
-  solidity: {
-    compilers: [
+// One live network per listed chain (`base`, `base-sepolia`, ...). The RPC URL and the deployer
+// key are configuration variables: environment variables or the encrypted keystore
+// (`npx hardhat keystore set RPC_URL_BASE`), never committed files.
+const liveNetworks = Object.fromEntries(
+  CHAINS.map((chain) => {
+    const variable = chain.key.toUpperCase().replaceAll("-", "_");
+    return [
+      chain.key,
       {
-        version: solcPackage.version,
-        path: require.resolve("solc/soljson.js"),
-        settings: {
-          evmVersion: EVM_VERSION,
-          optimizer: { enabled: true, runs: 10_000 },
-          viaIR: true,
-          metadata: { bytecodeHash: "none" },
-        },
+        type: "http" as const,
+        chainType: chain.chainType,
+        chainId: chain.chainId,
+        url: configVariable(`RPC_URL_${variable}`),
+        accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
       },
-    ],
+    ];
+  }),
+);
+
+export default defineConfig({
+  plugins: [hardhatViem, hardhatNetworkHelpers, hardhatIgnitionViem, hardhatKeystore, hardhatVerify],
+  solidity: {
+    // Both profiles compile identically: the bytecode, and so every CREATE2 address, is the same
+    // whether a deployment runs from a script (default profile) or the Ignition CLI (production).
+    profiles: {
+      default: { compilers: [compiler] },
+      production: { compilers: [compiler] },
+    },
   },
   networks: {
     ...simulatedNetworks,
+    ...liveNetworks,
+    // A JSON-RPC node on this machine (anvil, a Hardhat node); tests override its URL.
+    local: { type: "http", url: "http://127.0.0.1:8545" },
+  },
+  ignition: {
+    strategyConfig: { create2: { salt: DEPLOYMENT_SALT } },
+  },
+  verify: {
+    // Etherscan's v2 API serves every listed chain (and its testnet) with one key.
+    etherscan: { apiKey: configVariable("ETHERSCAN_API_KEY") },
   },
 });

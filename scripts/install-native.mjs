@@ -8,7 +8,7 @@ const platformPackage = "@nomicfoundation/edr-linux-x64-gnu";
 if (process.platform === "linux" && process.arch === "x64" && !existsSync(`node_modules/${platformPackage}`)) {
   const edr = JSON.parse(readFileSync("node_modules/@nomicfoundation/edr/package.json", "utf8"));
   const version = edr.optionalDependencies?.[platformPackage] ?? edr.version;
-  console.log(`installing ${platformPackage}@${version} (skipped by npm on Node ${process.version})`);
+  console.log(`installing ${platformPackage}@${version} (npm skipped it: its engines field asks for Node >= 22)`);
   execFileSync(
     "npm",
     ["install", "--no-save", "--ignore-scripts", "--no-audit", "--no-fund", `${platformPackage}@${version}`],
