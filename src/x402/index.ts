@@ -1,0 +1,29 @@
+/**
+ * x402 v2 codec for the 'exact' EVM scheme: decode `PAYMENT-REQUIRED`, choose and sign an
+ * acceptance within a policy, build `PAYMENT-SIGNATURE` / `X-PAYMENT` headers in both the x402 v2
+ * and the documented envelope shapes, read inbound payment headers in alias priority order, and
+ * decode `PAYMENT-RESPONSE`. Browser-safe.
+ * @packageDocumentation
+ */
+export { decodeJsonHeader, encodeJsonHeader } from "./base64.ts";
+export { decodePaymentPayload, decodePaymentRequired, decodePaymentResponse, parseRequirements } from "./decode.ts";
+export { X402Error, type X402ErrorCode } from "./errors.ts";
+export {
+  HEADERS,
+  type HeaderSource,
+  PAYMENT_HEADER_ALIASES,
+  readPayment,
+  readPaymentHeader,
+  readPaymentResponse,
+} from "./headers.ts";
+export {
+  type NonceGuard,
+  type PaymentStyle,
+  randomNonce,
+  signExactPayment,
+  toPaymentPayloadV2,
+  toSeedEnvelope,
+  x402Payer,
+} from "./pay.ts";
+export { domainFromRequirements, type PaymentPolicy, type SelectedPayment, selectPayment } from "./select.ts";
+export type * from "./types.ts";

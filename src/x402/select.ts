@@ -1,0 +1,114 @@
+import { type Address, getAddress, isAddress } from "viem";
+import { type ChainInfo, findChain, findToken, parseCaip2, type TokenInfo } from "../chains/index.ts";
+import type { TokenDomainFields } from "../eip712/index.ts";
+import { X402Error } from "./errors.ts";
+import type { PaymentRequired, PaymentRequirements } from "./types.ts";
+
+/** What a wallet is willing to pay: caps per token symbol (atomic units) and optional chain filter. */
+export type PaymentPolicy = {
+  /** Largest amount the wallet signs for, per token symbol (e.g. `{ USDC: 10_000_000n }`). */
+  readonly maxAmount: Partial<Record<TokenInfo["symbol"], bigint>>;
+  /** Only these chain ids (default: every chain in the registry). */
+  readonly chainIds?: readonly number[];
+  /** Allow testnet tokens whose EIP-712 domain the registry has not confirmed (default false). */
+  readonly allowUnconfirmedDomains?: boolean;
+};
+
+/** An acceptance the wallet can pay, with everything needed to sign it. */
+export type SelectedPayment = {
+  readonly requirements: PaymentRequirements;
+  readonly chain: ChainInfo;
+  readonly token: TokenInfo;
+  readonly amount: bigint;
+  readonly payTo: Address;
+  readonly domain: TokenDomainFields;
+};
+
+/**
+ * The EIP-712 domain of an 'exact' acceptance, exactly as the product documentation derives it:
+ * name and version from `extra`, chain id from the CAIP-2 network, verifying contract = asset.
+ * Refuses (`DOMAIN_MISMATCH`) an asset the registry does not list on that chain, or a name or
+ * version that disagrees with the registry.
+ */
+export function domainFromRequirements(
+  requirements: PaymentRequirements,
+  options: { allowUnconfirmedDomains?: boolean } = {},
+): { chain: ChainInfo; token: TokenInfo; domain: TokenDomainFields } {
+  const chainId = parseCaip2(requirements.network);
+  const chain = findChain(chainId);
+  const token =
+    chain && isAddress(requirements.asset, { strict: false }) ? findToken(chainId, requirements.asset) : undefined;
+  if (!chain || !token) {
+    throw new X402Error(
+      "DOMAIN_MISMATCH",
+      `asset ${requirements.asset} on ${requirements.network} is not in the registry`,
+      {
+        network: requirements.network,
+        asset: requirements.asset,
+      },
+    );
+  }
+  const name = requirements.extra?.name;
+  const version = requirements.extra?.version;
+  if (name !== token.domain.name || version !== token.domain.version) {
+    throw new X402Error(
+      "DOMAIN_MISMATCH",
+      `acceptance signs as "${String(name)}" v${String(version)}, the registry says "${token.domain.name}" v${token.domain.version} for ${token.symbol} on ${chain.name}`,
+      { network: requirements.network, asset: token.address, extra: { name, version }, registry: token.domain },
+    );
+  }
+  if (token.domain.status !== "confirmed" && !options.allowUnconfirmedDomains) {
+    throw new X402Error(
+      "DOMAIN_MISMATCH",
+      `the EIP-712 domain of ${token.symbol} on ${chain.name} is ${token.domain.status}`,
+      {
+        network: requirements.network,
+        asset: token.address,
+        status: token.domain.status,
+      },
+    );
+  }
+  return { chain, token, domain: { name, version, chainId, verifyingContract: token.address } };
+}
+
+/**
+ * Choose the first acceptance this wallet can pay: scheme 'exact', a registry network and asset
+ * with the registry's domain, and an amount within the policy's cap. Throws
+ * `NO_ACCEPTABLE_REQUIREMENTS` with the reason each acceptance was refused.
+ */
+export function selectPayment(required: PaymentRequired, policy: PaymentPolicy): SelectedPayment {
+  const refusals: { index: number; code: string; reason: string }[] = [];
+  for (const [index, requirements] of required.accepts.entries()) {
+    try {
+      if (requirements.scheme !== "exact") {
+        throw new X402Error("PAYLOAD_INVALID", `scheme ${requirements.scheme} is not supported`, {});
+      }
+      const { chain, token, domain } = domainFromRequirements(requirements, policy);
+      if (policy.chainIds && !policy.chainIds.includes(chain.chainId)) {
+        throw new X402Error("PAYLOAD_INVALID", `chain ${chain.chainId} is not allowed by the policy`, {});
+      }
+      if (!isAddress(requirements.payTo, { strict: false })) {
+        throw new X402Error("PAYLOAD_INVALID", `payTo ${requirements.payTo} is not an address`, {});
+      }
+      const amount = BigInt(requirements.amount);
+      const cap = policy.maxAmount[token.symbol];
+      if (cap === undefined || amount > cap) {
+        throw new X402Error("AMOUNT_ABOVE_CAP", `amount ${amount} ${token.symbol} is above the cap ${cap ?? 0n}`, {
+          amount,
+          cap,
+        });
+      }
+      return { requirements, chain, token, amount, payTo: getAddress(requirements.payTo), domain };
+    } catch (error) {
+      if (!(error instanceof X402Error)) throw error;
+      refusals.push({ index, code: error.code, reason: error.message });
+    }
+  }
+  throw new X402Error(
+    "NO_ACCEPTABLE_REQUIREMENTS",
+    `no acceptance can be paid: ${refusals.map((r) => r.reason).join("; ")}`,
+    {
+      refusals,
+    },
+  );
+}
