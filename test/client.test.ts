@@ -1,0 +1,264 @@
+// The client binding against the deployed escrow and direct-payment contracts on the Base-faithful
+// chain with Circle's real USDC: the buyer verifies and signs an activation package locally, a
+// relayer submits it, and every refusal happens before anything is signed.
+import { keccak256, toHex } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { directPaymentAbi } from "../src/abi/index.ts";
+import {
+  type ActivationPackage,
+  buildDirectStablecoinAgreement,
+  ClientError,
+  challengeUsage,
+  completeAgreement,
+  type DirectPaymentRequirements,
+  directPaymentCall,
+  previewSettlement,
+  readEscrowStatus,
+  recordUsageBatch,
+  settleAgreement,
+  signActivation,
+  signVoucher,
+  submitActivation,
+  submitVoucher,
+  verifyActivationPackage,
+  waitForActive,
+  withdraw,
+} from "../src/client/index.ts";
+import { agreementId, type Terms } from "../src/eip712/index.ts";
+import { directPaymentFee } from "../src/fees.ts";
+import { type EscrowFixture, escrowFixture } from "./support/escrow-fixture.ts";
+
+let f: EscrowFixture;
+beforeAll(async () => {
+  f = await escrowFixture("base");
+  await f.token().mint(f.accounts.buyer.address, 1_000_000_000n);
+});
+afterAll(async () => f?.close());
+
+const toPackage = (terms: Terms, overrides: Partial<ActivationPackage> = {}): ActivationPackage => ({
+  agreementId: agreementId(terms, f.escrowDomain()),
+  chainId: f.chain.chainId,
+  escrow: f.escrow,
+  upfrontFeePending: terms.upfrontFee > 0n,
+  terms: {
+    ...terms,
+    deposit: terms.deposit.toString(),
+    upfrontFee: terms.upfrontFee.toString(),
+    feeFixed: terms.feeFixed.toString(),
+    feeCap: terms.feeCap.toString(),
+  },
+  ...overrides,
+});
+const policy = () => ({
+  buyer: f.accounts.buyer.address,
+  escrow: f.escrow,
+  maxDeposit: { USDC: 500_000_000n },
+  maxUpfrontFee: { USDC: 5_000_000n },
+});
+
+describe("buyer: activation package", () => {
+  it("verifies against registry and escrow, signs locally, and a relayer activates it", async () => {
+    const terms = await f.terms({ upfrontFee: 2_000_000n });
+    const verified = await verifyActivationPackage(toPackage(terms), policy(), f.publicClient);
+    const signed = await signActivation(f.accounts.buyer, verified, {
+      validBefore: BigInt((await f.now()) + 3_600),
+      publicClient: f.publicClient,
+    });
+    expect(signed.feePermit?.value).toBe("2000000");
+    expect(signed.fundingAuthorization.useReceive).toBe(true);
+    // Outcome before the relayer acts: the backend still submitting without a transaction hash.
+    let clock = 0;
+    const stuck = await waitForActive({
+      client: f.publicClient,
+      escrow: f.escrow,
+      terms,
+      backendStatus: async () => ({ status: "submitting", activation_tx_hash: null }),
+      timeoutMs: 3_000,
+      pollMs: 1_000,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+      now: () => clock,
+    });
+    expect(stuck).toEqual({ outcome: "stuck_submitting", waitedMs: 3_000 });
+    await submitActivation(f.wallet("relayer"), f.publicClient, f.escrow, signed);
+    const outcome = await waitForActive({ client: f.publicClient, escrow: f.escrow, terms, timeoutMs: 1_000 });
+    expect(outcome.outcome).toBe("active");
+    expect((await readEscrowStatus(f.publicClient, f.escrow, terms)).deposit).toBe(terms.deposit);
+  });
+
+  it("reports a backend failure and a plain time-out distinctly", async () => {
+    const terms = await f.terms();
+    const base = { client: f.publicClient, escrow: f.escrow, terms, sleep: async () => {} };
+    expect(
+      await waitForActive({ ...base, backendStatus: async () => ({ status: "failed", error: "relayer out of gas" }) }),
+    ).toEqual({
+      outcome: "failed",
+      reason: "relayer out of gas",
+    });
+    let t = 0;
+    const timedOut = await waitForActive({
+      ...base,
+      timeoutMs: 10,
+      pollMs: 5,
+      now: () => (t += 5),
+      backendStatus: async () => ({ status: "submitting", activation_tx_hash: "0xabc" }),
+    });
+    expect(timedOut.outcome).toBe("timed_out");
+  });
+
+  const tampered: [string, (t: Terms) => Partial<ActivationPackage>, string][] = [
+    ["another escrow", () => ({ escrow: "0x000000000000000000000000000000000000dEaD" }), "PACKAGE_MISMATCH"],
+    ["an id that is not the hash of the terms", () => ({ agreementId: keccak256(toHex("other")) }), "PACKAGE_MISMATCH"],
+    [
+      "another buyer",
+      (t) => ({ terms: { ...toPackage(t).terms, buyer: f.accounts.other.address } }),
+      "SIGNER_MISMATCH",
+    ],
+    ["a deposit above the cap", (t) => toPackage({ ...t, deposit: 500_000_001n }), "AMOUNT_ABOVE_CAP"],
+    ["an upfront fee above the cap", (t) => toPackage({ ...t, upfrontFee: 5_000_001n }), "AMOUNT_ABOVE_CAP"],
+    ["a pending fee the terms do not carry", () => ({ upfrontFeePending: true }), "PACKAGE_INVALID"],
+    [
+      "a deposit that is not a decimal string",
+      (t) => ({ terms: { ...toPackage(t).terms, deposit: "1e8" } }),
+      "PACKAGE_INVALID",
+    ],
+  ];
+  it.each(tampered)("refuses %s before signing", async (_label, change, code) => {
+    const terms = await f.terms();
+    const pkg = { ...toPackage(terms), ...change(terms) };
+    const error = await verifyActivationPackage(pkg, policy(), f.publicClient).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClientError);
+    expect((error as ClientError).code).toBe(code);
+  });
+
+  it("refuses a token outside the registry, an unknown chain and a wrong client chain", async () => {
+    const terms = await f.terms();
+    await expect(
+      verifyActivationPackage({ ...toPackage(terms), chainId: 1 }, policy(), f.publicClient),
+    ).rejects.toMatchObject({ code: "CHAIN_UNKNOWN" });
+    await expect(
+      verifyActivationPackage(
+        {
+          ...toPackage(terms),
+          terms: { ...toPackage(terms).terms, token: "0x0000000000000000000000000000000000000001" },
+        },
+        policy(),
+        f.publicClient,
+      ),
+    ).rejects.toMatchObject({ code: "TOKEN_UNKNOWN" });
+  });
+
+  it("refuses an agreement that is already active and a signer that is not the buyer", async () => {
+    const terms = await f.terms();
+    const verified = await verifyActivationPackage(toPackage(terms), policy(), f.publicClient);
+    await expect(signActivation(f.accounts.other, verified, { validBefore: 2n ** 40n })).rejects.toMatchObject({
+      code: "SIGNER_MISMATCH",
+    });
+    await f.activate(terms);
+    await expect(verifyActivationPackage(toPackage(terms), policy(), f.publicClient)).rejects.toMatchObject({
+      code: "PACKAGE_INVALID",
+    });
+  });
+});
+
+describe("recorder, seller and buyer operations", () => {
+  it("records a batch, completes, challenges with a voucher below, settles and withdraws fees", async () => {
+    const terms = await f.terms({ challengeWindow: 600 });
+    const id = await f.activate(terms);
+    const voucher = await signVoucher(f.accounts.buyer, f.escrowDomain(), id, 20_000_000n);
+    await submitVoucher(f.wallet("relayer"), f.publicClient, f.escrow, terms, 20_000_000n, voucher);
+    await recordUsageBatch(f.wallet("recorder"), f.publicClient, f.escrow, [
+      { agreementId: id, cumulativeUsage: 30_000_000n, logRef: keccak256(toHex("log")) },
+    ]);
+    await completeAgreement(f.wallet("seller"), f.publicClient, f.escrow, terms);
+    await challengeUsage(f.wallet("buyer"), f.publicClient, f.escrow, terms);
+    expect((await readEscrowStatus(f.publicClient, f.escrow, terms)).status).toBe("challenged");
+    await f.increaseTime(terms.resolutionWindow);
+    const preview = await previewSettlement(f.publicClient, f.escrow, terms);
+    expect(preview).toMatchObject({ settleableNow: true, byFallback: true, usage: 25_000_000n });
+    await settleAgreement(f.wallet("other"), f.publicClient, f.escrow, terms);
+    expect((await readEscrowStatus(f.publicClient, f.escrow, terms)).status).toBe("settled");
+    const before = await f.token().balanceOf(terms.feeRecipient);
+    await withdraw(f.wallet("feeRecipient"), f.publicClient, f.escrow, terms.token, terms.feeRecipient);
+    expect((await f.token().balanceOf(terms.feeRecipient)) - before).toBeGreaterThanOrEqual(preview.fee);
+  });
+});
+
+describe("direct payment builder", () => {
+  const requirements = (amount: bigint, feeOverride?: string): DirectPaymentRequirements => ({
+    accept: {
+      scheme: "exact",
+      network: "eip155:8453",
+      amount: amount.toString(),
+      asset: f.tokenInfo().address,
+      payTo: f.accounts.seller.address,
+      maxTimeoutSeconds: 300,
+      extra: { name: "USD Coin", version: "2" },
+    },
+    fee: {
+      amount: feeOverride ?? directPaymentFee(amount).toString(),
+      bps: 200,
+      fixedFee: "3000",
+      minFee: "100000",
+      spender: f.direct,
+    },
+  });
+
+  it("signs the x402 payment and the fee permit in one call; the platform executes them", async () => {
+    const agreement = await buildDirectStablecoinAgreement(f.accounts.buyer, requirements(5_000_000n), {
+      maxAmount: 10_000_000n,
+      publicClient: f.publicClient,
+      nowSeconds: await f.now(),
+    });
+    expect(agreement.fee).toBe(103_000n);
+    expect(agreement.body).toMatchObject({
+      settlement_model: "direct_payment",
+      amount: "5000000",
+      pay_to: f.accounts.seller.address,
+    });
+    const seller = await f.token().balanceOf(f.accounts.seller.address);
+    const fees = await f.token().balanceOf(f.accounts.feeRecipient.address);
+    await f.write("relayer", {
+      address: f.direct,
+      abi: directPaymentAbi,
+      functionName: "pay",
+      args: directPaymentCall(agreement),
+    });
+    expect((await f.token().balanceOf(f.accounts.seller.address)) - seller).toBe(5_000_000n);
+    expect((await f.token().balanceOf(f.accounts.feeRecipient.address)) - fees).toBe(103_000n);
+  });
+
+  it.each([
+    ["a stated fee that is not the schedule's", () => requirements(5_000_000n, "1"), "FEE_MISMATCH"],
+    ["an amount above the cap", () => requirements(10_000_001n), "AMOUNT_ABOVE_CAP"],
+  ])("refuses %s before signing", async (_label, build, code) => {
+    await expect(
+      buildDirectStablecoinAgreement(f.accounts.buyer, build(), { maxAmount: 10_000_000n, permitNonce: 0n }),
+    ).rejects.toMatchObject({ code });
+  });
+
+  it("refuses a network or domain that disagrees with the registry", async () => {
+    const r = requirements(1_000_000n);
+    await expect(
+      buildDirectStablecoinAgreement(
+        f.accounts.buyer,
+        { ...r, accept: { ...r.accept, extra: { name: "USDC", version: "2" } } },
+        {
+          maxAmount: 10_000_000n,
+          permitNonce: 0n,
+        },
+      ),
+    ).rejects.toMatchObject({ code: "DOMAIN_MISMATCH" });
+    await expect(
+      buildDirectStablecoinAgreement(
+        f.accounts.buyer,
+        { ...r, accept: { ...r.accept, network: "eip155:10" } },
+        {
+          maxAmount: 10_000_000n,
+          permitNonce: 0n,
+        },
+      ),
+    ).rejects.toMatchObject({ code: "DOMAIN_MISMATCH" });
+  });
+});
