@@ -215,7 +215,10 @@ describe("selecting and signing", () => {
     let signed = 0;
     const counting = {
       ...payer,
-      signTypedData: (async (p) => (signed++, payer.signTypedData(p))) as typeof payer.signTypedData,
+      signTypedData: (async (p) => {
+        signed++;
+        return payer.signTypedData(p);
+      }) as typeof payer.signTypedData,
     };
     const pay = x402Payer(counting, { maxAmount: { USDC: 5_000_000n } });
     const error = await pay(encodeJsonHeader(required)).catch((e: unknown) => e);
