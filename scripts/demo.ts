@@ -1,80 +1,219 @@
-// The main job on an embedded chain: boots an in-process chain that reports Base's chain id
-// (8453) with Circle's real USDC at its canonical address, then runs a gasless x402-style payment:
-// the agent wallet signs an EIP-3009 TransferWithAuthorization locally, and a relayer account
-// submits it and pays the gas.
-import { formatUnits, type Hex, keccak256, toHex } from "viem";
+// The main job on an embedded chain: an in-process chain reporting Base's id (8453) with Circle's
+// real USDC at its canonical address. It deploys the contracts with the Ignition module (CREATE2),
+// then runs
+//   1. a gasless x402 payment: the agent signs a TransferWithAuthorization, a relayer submits it;
+//   2. a bilateral escrow: package verified and signed by the buyer, activation by the relayer,
+//      metered usage in a batch with completion, challenge window, settlement;
+//   3. a direct stablecoin payment with the platform fee collected by permit.
+import { type Address, formatUnits, type Hex, keccak256, type PublicClient, toHex, type WalletClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { fiatTokenAbi } from "../src/abi/index.ts";
-import { getChainByKey, getToken, tokenDomain } from "../src/chains/index.ts";
-import { signAuthorization } from "../src/eip712/index.ts";
+import { directPaymentAbi, fiatTokenAbi } from "../src/abi/index.ts";
+import { getChainByKey, getToken } from "../src/chains/index.ts";
+import {
+  buildDirectStablecoinAgreement,
+  previewSettlement,
+  readEscrowStatus,
+  recordUsageBatch,
+  settleAgreement,
+  signActivation,
+  submitActivation,
+  verifyActivationPackage,
+  waitForActive,
+} from "../src/client/index.ts";
+import { deployAgentEscrow } from "../src/deploy/deploy.ts";
+import { loadEconomicParameters } from "../src/deploy/parameters.ts";
+import { agreementId, type Terms } from "../src/eip712/index.ts";
+import { directPaymentFee } from "../src/fees.ts";
 import { startFaithfulChain } from "../src/testing/faithful-chain.ts";
+import { encodeJsonHeader, x402Payer } from "../src/x402/index.ts";
 
 const base = getChainByKey("base");
 const usdc = getToken(base.chainId, "USDC");
 const fmt = (v: bigint) => `${formatUnits(v, usdc.decimals)} ${usdc.symbol}`;
+const line = (label: string, text: string) => console.log(`${label.padEnd(14)}${text}`);
+
+async function sent(client: PublicClient, hash: Hex, what: string) {
+  const receipt = await client.waitForTransactionReceipt({ hash });
+  const tx = await client.getTransaction({ hash });
+  line("", `${what}: tx ${hash.slice(0, 18)}…, gas ${receipt.gasUsed}, calldata ${(tx.input.length - 2) / 2} bytes`);
+}
 
 const local = await startFaithfulChain(base.chainId);
 try {
-  const { publicClient } = local.dev;
-  const [relayer] = await local.wallets();
-  if (!relayer?.account) throw new Error("no relayer account");
+  const client = local.dev.publicClient;
+  const [relayer, recorder, platform] = (await local.wallets()) as [WalletClient, WalletClient, WalletClient];
   const agent = privateKeyToAccount(generatePrivateKey());
   const seller = privateKeyToAccount(generatePrivateKey()).address;
   const token = local.token("USDC");
+  await token.mint(agent.address, 200_000_000n);
 
-  console.log(`chain        ${base.name}, chain id ${await publicClient.getChainId()} (${base.caip2}), in-process`);
-  console.log(
-    `token        ${usdc.symbol} at ${usdc.address} (Circle FiatToken v2.2, "${usdc.domain.name}" v${usdc.domain.version})`,
+  line("chain", `${base.name}, chain id ${await client.getChainId()} (${base.caip2}), in-process`);
+  line(
+    "token",
+    `${usdc.symbol} at ${usdc.address}: Circle's FiatToken v2.2, "${usdc.domain.name}" v${usdc.domain.version}`,
   );
-  await token.mint(agent.address, 10_000_000n);
-  console.log(`agent        ${agent.address}  ${fmt(await token.balanceOf(agent.address))}, no ETH`);
-  console.log(`seller       ${seller}  ${fmt(await token.balanceOf(seller))}`);
-  console.log(`relayer      ${relayer.account.address}`);
+  const { record } = await deployAgentEscrow(local.connection, {
+    owner: platform.account?.address as Address,
+    feeRecipient: platform.account?.address as Address,
+    economics: loadEconomicParameters("base"),
+    network: "sim-base",
+    placeCreateX: true,
+  });
+  const escrow = record.contracts.AgentEscrow.address;
+  const direct = record.contracts.DirectPayment.address;
+  line("deployed", `AgentEscrow ${escrow}, DirectPayment ${direct} (CREATE2, same on every chain)`);
+  line("agent", `${agent.address}  ${fmt(await token.balanceOf(agent.address))}, no ETH`);
 
-  const price = 5_000_000n;
-  const nowSeconds = BigInt(Math.floor(Date.now() / 1000));
-  const authorization = {
-    from: agent.address,
-    to: seller,
-    value: price,
-    validAfter: 0n,
-    validBefore: nowSeconds + 300n,
-    nonce: keccak256(toHex(`demo-${agent.address}`)) as Hex,
-  };
-  const signature = await signAuthorization(agent, tokenDomain(base.chainId, "USDC"), authorization);
-  console.log(`\nagent signs  TransferWithAuthorization ${fmt(price)} -> seller, nonce ${authorization.nonce}`);
-
-  const hash = await relayer.writeContract({
-    address: usdc.address,
-    abi: fiatTokenAbi,
-    functionName: "transferWithAuthorization",
-    args: [
-      authorization.from,
-      authorization.to,
-      authorization.value,
-      authorization.validAfter,
-      authorization.validBefore,
-      authorization.nonce,
-      signature,
+  // 1. x402 payment -------------------------------------------------------------------------
+  console.log("\n1. x402 'exact' payment, gasless for the agent");
+  const challenge = encodeJsonHeader({
+    x402Version: 2,
+    error: "Payment required",
+    resource: { url: "https://seller.example/api/report", description: "Market report", mimeType: "application/json" },
+    accepts: [
+      {
+        scheme: "exact",
+        network: base.caip2,
+        amount: "5000000",
+        asset: usdc.address,
+        payTo: seller,
+        maxTimeoutSeconds: 300,
+        extra: { name: "USD Coin", version: "2" },
+      },
     ],
-    account: relayer.account,
-    chain: relayer.chain,
   });
-  const receipt = await publicClient.waitForTransactionReceipt({ hash });
-  const tx = await publicClient.getTransaction({ hash });
-  console.log(`relayer sent ${hash}`);
-  console.log(
-    `             status ${receipt.status}, block ${receipt.blockNumber}, gas used ${receipt.gasUsed}, calldata ${(tx.input.length - 2) / 2} bytes`,
+  const pay = x402Payer(agent, { maxAmount: { USDC: 10_000_000n } });
+  const { headerName, payment } = await pay(challenge, { nowSeconds: Number((await client.getBlock()).timestamp) });
+  line("", `agent signed ${fmt(5_000_000n)} to the seller, sent as ${headerName}`);
+  const a = payment.authorization;
+  await sent(
+    client,
+    await relayer.writeContract({
+      address: usdc.address,
+      abi: fiatTokenAbi,
+      functionName: "transferWithAuthorization",
+      args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, payment.signature],
+      account: relayer.account ?? null,
+      chain: relayer.chain,
+    }),
+    "relayer executed it",
   );
-  console.log(`\nagent        ${fmt(await token.balanceOf(agent.address))}`);
-  console.log(`seller       ${fmt(await token.balanceOf(seller))}`);
-  const used = await publicClient.readContract({
-    address: usdc.address,
-    abi: fiatTokenAbi,
-    functionName: "authorizationState",
-    args: [agent.address, authorization.nonce],
-  });
-  console.log(`nonce used   ${used} (a replay would revert)`);
+  line("", `seller ${fmt(await token.balanceOf(seller))}, agent ${fmt(await token.balanceOf(agent.address))}`);
+
+  // 2. escrow ---------------------------------------------------------------------------------
+  console.log("\n2. bilateral escrow: deposit 100, usage 60, settle");
+  const now = Number((await client.getBlock()).timestamp);
+  const terms: Terms = {
+    buyer: agent.address,
+    seller,
+    token: usdc.address,
+    feeRecipient: platform.account?.address as Address,
+    recorder: recorder.account?.address as Address,
+    arbiter: platform.account?.address as Address,
+    deposit: 100_000_000n,
+    upfrontFee: 0n,
+    feeFixed: 10_000n,
+    feeCap: 1_000_000n,
+    feeBps: 100,
+    fallbackBps: 5_000,
+    challengeWindow: 3_600,
+    resolutionWindow: 3_600,
+    serviceExpiry: now + 86_400,
+    salt: keccak256(toHex(`demo-agreement-${now}`)),
+  };
+  const pkg = {
+    agreementId: agreementId(terms, { chainId: base.chainId, escrow }),
+    chainId: base.chainId,
+    escrow,
+    upfrontFeePending: false,
+    terms: { ...terms, deposit: "100000000", upfrontFee: "0", feeFixed: "10000", feeCap: "1000000" },
+  };
+  const verified = await verifyActivationPackage(
+    pkg,
+    { buyer: agent.address, escrow, maxDeposit: { USDC: 100_000_000n } },
+    client,
+  );
+  const signed = await signActivation(agent, verified, { validBefore: BigInt(now + 600) });
+  line(
+    "",
+    `buyer verified the package and signed a ReceiveWithAuthorization (nonce = agreement id ${verified.id.slice(0, 12)}…)`,
+  );
+  await sent(client, await submitActivation(relayer, client, escrow, signed), "relayer activated");
+  const active = await waitForActive({ client, escrow, terms, timeoutMs: 5_000, pollMs: 100 });
+  line("", `status ${active.outcome}, escrow holds ${fmt(await token.balanceOf(escrow))}`);
+  await sent(
+    client,
+    await recordUsageBatch(recorder, client, escrow, [
+      { agreementId: verified.id, cumulativeUsage: 60_000_000n, logRef: keccak256(toHex("usage-log")), complete: true },
+    ]),
+    "recorder recorded 60 and completed",
+  );
+  await local.dev.testClient.increaseTime({ seconds: terms.challengeWindow });
+  await local.dev.testClient.mine({ blocks: 1 });
+  const preview = await previewSettlement(client, escrow, terms);
+  line(
+    "",
+    `after the challenge window: seller ${fmt(preview.toSeller)}, fee ${fmt(preview.fee)}, refund ${fmt(preview.refund)}`,
+  );
+  await sent(client, await settleAgreement(relayer, client, escrow, terms), "settled");
+  line(
+    "",
+    `status ${(await readEscrowStatus(client, escrow, terms)).status}; seller ${fmt(await token.balanceOf(seller))}, agent ${fmt(await token.balanceOf(agent.address))}`,
+  );
+
+  // 3. direct payment ---------------------------------------------------------------------------
+  console.log("\n3. direct stablecoin payment, fee 2% + $0.003 (min $0.10) by permit");
+  const amount = 20_000_000n;
+  const built = await buildDirectStablecoinAgreement(
+    agent,
+    {
+      accept: {
+        scheme: "exact",
+        network: base.caip2,
+        amount: amount.toString(),
+        asset: usdc.address,
+        payTo: seller,
+        maxTimeoutSeconds: 300,
+        extra: { name: "USD Coin", version: "2" },
+      },
+      fee: {
+        amount: directPaymentFee(amount).toString(),
+        bps: 200,
+        fixedFee: "3000",
+        minFee: "100000",
+        spender: direct,
+      },
+    },
+    { maxAmount: 50_000_000n, publicClient: client, nowSeconds: Number((await client.getBlock()).timestamp) },
+  );
+  line("", `agent signed the x402 payment and a fee permit of ${fmt(built.fee)} in one call`);
+  const a2 = built.payment.authorization;
+  const fee = built.body.fee_permit;
+  await sent(
+    client,
+    await relayer.writeContract({
+      address: direct,
+      abi: directPaymentAbi,
+      functionName: "pay",
+      args: [
+        {
+          token: usdc.address,
+          buyer: a2.from,
+          seller: a2.to,
+          amount,
+          validAfter: BigInt(a2.validAfter),
+          validBefore: BigInt(a2.validBefore),
+          nonce: a2.nonce,
+          signature: built.payment.signature,
+        },
+        { value: BigInt(fee.value), deadline: BigInt(fee.deadline), signature: fee.signature },
+      ],
+      account: relayer.account ?? null,
+      chain: relayer.chain,
+    }),
+    "platform executed it",
+  );
+  line("", `seller ${fmt(await token.balanceOf(seller))}, agent ${fmt(await token.balanceOf(agent.address))}`);
 } finally {
   await local.close();
 }
