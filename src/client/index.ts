@@ -11,6 +11,7 @@ export {
   type VerifiedActivation,
   verifyActivationPackage,
 } from "./activation.ts";
+export * from "./credits/index.ts";
 export {
   buildDirectStablecoinAgreement,
   type DirectPaymentRequirements,
