@@ -1,4 +1,8 @@
+// Loads the type extensions of the Hardhat plugins this module uses (connection.viem, connection.ignition).
+
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type {} from "@nomicfoundation/hardhat-ignition-viem";
+import type {} from "@nomicfoundation/hardhat-viem";
 import { artifacts } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import {
@@ -11,13 +15,13 @@ import {
   type PublicClient,
   parseAbiItem,
 } from "viem";
-import { agentEscrowStackModule, MODULE_ID } from "../../ignition/modules/AgentEscrowStack.ts";
 import { agentEscrowAbi, directPaymentAbi } from "../abi/index.ts";
 import { type ChainInfo, getChain } from "../chains/index.ts";
 import type { DeployedContract, DeploymentRecord } from "../deployments/types.ts";
 import { devChainFromProvider } from "../testing/dev-chain.ts";
 import { CREATEX_ADDRESS, create2Address, ensureCreateX } from "./createx.ts";
 import { DeploymentError } from "./errors.ts";
+import { agentEscrowStackModule, MODULE_ID } from "./module.ts";
 import type { EconomicParameters } from "./parameters.ts";
 import { DEPLOYMENT_SALT } from "./salt.ts";
 
@@ -221,11 +225,15 @@ export async function deployAgentEscrow(connection: Connection, options: DeployO
         },
       },
     });
-    if (deployed.escrow.address !== predicted.AgentEscrow || deployed.direct.address !== predicted.DirectPayment) {
+    // Typed from the compiled artifacts when they are in the program; read the address generically.
+    const landed = {
+      escrow: (deployed.escrow as { address: Address }).address,
+      direct: (deployed.direct as { address: Address }).address,
+    };
+    if (landed.escrow !== predicted.AgentEscrow || landed.direct !== predicted.DirectPayment) {
       throw new DeploymentError("VERIFICATION_FAILED", "contracts landed at unexpected addresses", {
         predicted,
-        escrow: deployed.escrow.address,
-        direct: deployed.direct.address,
+        ...landed,
       });
     }
     const failures = await verifyDeployment(dev.publicClient, chain, expected);

@@ -1,3 +1,5 @@
+// Loads the type extension of hardhat-viem (connection.viem).
+import type {} from "@nomicfoundation/hardhat-viem";
 import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import type { EIP1193Provider, WalletClient } from "viem";
