@@ -7,7 +7,7 @@
 //   3. a direct stablecoin payment with the platform fee collected by permit.
 import { type Address, formatUnits, type Hex, keccak256, type PublicClient, toHex, type WalletClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { directPaymentAbi, fiatTokenAbi } from "../src/abi/index.ts";
+import { directPaymentAbi } from "../src/abi/index.ts";
 import { getChainByKey, getToken } from "../src/chains/index.ts";
 import {
   buildDirectStablecoinAgreement,
@@ -25,7 +25,7 @@ import { loadEconomicParameters } from "../src/deploy/parameters.ts";
 import { agreementId, type Terms } from "../src/eip712/index.ts";
 import { directPaymentFee } from "../src/fees.ts";
 import { startFaithfulChain } from "../src/testing/faithful-chain.ts";
-import { encodeJsonHeader, x402Payer } from "../src/x402/index.ts";
+import { encodeJsonHeader, submitExactPayment, x402Payer } from "../src/x402/index.ts";
 
 const base = getChainByKey("base");
 const usdc = getToken(base.chainId, "USDC");
@@ -85,19 +85,7 @@ try {
   const pay = x402Payer(agent, { maxAmount: { USDC: 10_000_000n } });
   const { headerName, payment } = await pay(challenge, { nowSeconds: Number((await client.getBlock()).timestamp) });
   line("", `agent signed ${fmt(5_000_000n)} to the seller, sent as ${headerName}`);
-  const a = payment.authorization;
-  await sent(
-    client,
-    await relayer.writeContract({
-      address: usdc.address,
-      abi: fiatTokenAbi,
-      functionName: "transferWithAuthorization",
-      args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, payment.signature],
-      account: relayer.account ?? null,
-      chain: relayer.chain,
-    }),
-    "relayer executed it",
-  );
+  await sent(client, await submitExactPayment(relayer, usdc.address, payment), "relayer executed it");
   line("", `seller ${fmt(await token.balanceOf(seller))}, agent ${fmt(await token.balanceOf(agent.address))}`);
 
   // 2. escrow ---------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import type { AddressInfo } from "node:net";
 import type { WalletClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { fiatTokenAbi } from "../src/abi/index.ts";
 import { purchaseCredits, sponsorMessage } from "../src/client/index.ts";
 import { type FaithfulChain, startFaithfulChain } from "../src/testing/faithful-chain.ts";
 import {
@@ -14,6 +13,7 @@ import {
   decodePaymentResponse,
   encodeJsonHeader,
   readPayment,
+  submitExactPayment,
   x402Payer,
 } from "../src/x402/index.ts";
 
@@ -61,14 +61,7 @@ beforeAll(async () => {
     }
     const a = payment.authorization;
     try {
-      const hash = await facilitator.writeContract({
-        address: payment.asset,
-        abi: fiatTokenAbi,
-        functionName: "transferWithAuthorization",
-        args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, payment.signature],
-        account: facilitator.account ?? null,
-        chain: facilitator.chain,
-      });
+      const hash = await submitExactPayment(facilitator, payment.asset, payment);
       await local.dev.publicClient.waitForTransactionReceipt({ hash });
       const settlement = { success: true, transaction: hash, network: payment.network, payer: a.from };
       res.writeHead(200, { "content-type": "application/json", "PAYMENT-RESPONSE": encodeJsonHeader(settlement) });

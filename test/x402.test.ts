@@ -2,10 +2,9 @@
 // the x402 reference client), decoding strict where it matters and tolerant where peers differ,
 // refusal of tampered acceptances before anything is signed, and execution of the signatures
 // against Circle's real FiatToken on a Base-faithful chain.
-import { type Hex, keccak256, toHex } from "viem";
+import { keccak256, toHex, type WalletClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fiatTokenAbi } from "../src/abi/index.ts";
 import { signAuthorization } from "../src/eip712/index.ts";
 import { type FaithfulChain, startFaithfulChain } from "../src/testing/faithful-chain.ts";
 import {
@@ -20,6 +19,7 @@ import {
   readPaymentResponse,
   selectPayment,
   signExactPayment,
+  submitExactPayment,
   toPaymentPayloadV2,
   X402Error,
   x402Payer,
@@ -308,17 +308,8 @@ describe("on the Base-faithful chain with Circle's USDC", () => {
     const now = Number((await local.dev.publicClient.getBlock()).timestamp);
     const { headerValue } = await pay(encodeJsonHeader(seedRequired), { nowSeconds: now });
     const inbound = decodePaymentPayload(headerValue);
-    const [relayer] = await local.wallets();
-    const a = inbound.authorization;
-    const submit = () =>
-      relayer?.writeContract({
-        address: inbound.asset,
-        abi: fiatTokenAbi,
-        functionName: "transferWithAuthorization",
-        args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, inbound.signature],
-        account: relayer.account ?? null,
-        chain: relayer.chain,
-      }) as Promise<Hex>;
+    const [relayer] = (await local.wallets()) as [WalletClient];
+    const submit = () => submitExactPayment(relayer, inbound.asset, inbound);
     const before = await local.token("USDC").balanceOf(COLLECTOR);
     await local.dev.publicClient.waitForTransactionReceipt({ hash: await submit() });
     expect((await local.token("USDC").balanceOf(COLLECTOR)) - before).toBe(5_000_000n);

@@ -26,4 +26,5 @@ export {
   x402Payer,
 } from "./pay.ts";
 export { domainFromRequirements, type PaymentPolicy, type SelectedPayment, selectPayment } from "./select.ts";
+export { submitExactPayment } from "./submit.ts";
 export type * from "./types.ts";
