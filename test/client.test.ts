@@ -132,6 +132,13 @@ describe("buyer: activation package", () => {
     expect((error as ClientError).code).toBe(code);
   });
 
+  it("refuses a service expiry that has passed", async () => {
+    const terms = await f.terms({ serviceExpiry: (await f.now()) - 1 });
+    await expect(verifyActivationPackage(toPackage(terms), policy(), f.publicClient)).rejects.toMatchObject({
+      code: "PACKAGE_INVALID",
+    });
+  });
+
   it("refuses a token outside the registry, an unknown chain and a wrong client chain", async () => {
     const terms = await f.terms();
     await expect(
@@ -236,6 +243,20 @@ describe("direct payment builder", () => {
     await expect(
       buildDirectStablecoinAgreement(f.accounts.buyer, build(), { maxAmount: 10_000_000n, permitNonce: 0n }),
     ).rejects.toMatchObject({ code });
+  });
+
+  it("refuses a payee or fee spender that is not an address", async () => {
+    const r = requirements(1_000_000n);
+    await expect(
+      buildDirectStablecoinAgreement(
+        f.accounts.buyer,
+        { ...r, accept: { ...r.accept, payTo: "0xseller" } },
+        {
+          maxAmount: 10_000_000n,
+          permitNonce: 0n,
+        },
+      ),
+    ).rejects.toMatchObject({ code: "PACKAGE_INVALID" });
   });
 
   it("refuses a network or domain that disagrees with the registry", async () => {
