@@ -196,6 +196,16 @@ describe("network configuration", () => {
     }
   });
 
+  it("knows an Etherscan-family explorer for every listed chain (for `hardhat verify`)", async () => {
+    const hre = await import("hardhat");
+    const descriptors = (
+      hre.config as unknown as { chainDescriptors: Map<bigint, { blockExplorers: { etherscan?: { url: string } } }> }
+    ).chainDescriptors;
+    for (const chain of CHAINS) {
+      expect(descriptors.get(BigInt(chain.chainId))?.blockExplorers.etherscan?.url, chain.name).toMatch(/^https:\/\//);
+    }
+  });
+
   it("reads fee caps and schedules from the defaults, overridable per network", () => {
     const dir = mkdtempSync(join(tmpdir(), "params-"));
     try {
