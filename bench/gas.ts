@@ -5,7 +5,13 @@
 import { writeFileSync } from "node:fs";
 import type { Hex } from "viem";
 import { agentEscrowAbi, directPaymentAbi, fiatTokenAbi } from "../src/abi/index.ts";
-import { type Authorization, encodeTerms, signAuthorization, signUsageVoucher } from "../src/eip712/index.ts";
+import {
+  type Authorization,
+  directPaymentFeePermitDeadline,
+  encodeTerms,
+  signAuthorization,
+  signUsageVoucher,
+} from "../src/eip712/index.ts";
 import { escrowFixture, FAR_FUTURE } from "../test/support/escrow-fixture.ts";
 
 type Row = { step: string; gas: number; calldataBytes: number; note?: string };
@@ -203,7 +209,11 @@ try {
       nonce: `0x${"22".repeat(32)}` as Hex,
     };
     const signature = await signAuthorization(accounts.buyer, f.tokenDomain(), message);
-    const permit = await f.feePermit(accounts.buyer, fee, { spender: f.direct });
+    const signedPermit = await f.feePermit(accounts.buyer, fee, {
+      spender: f.direct,
+      deadline: directPaymentFeePermitDeadline(message.nonce),
+    });
+    const permit = { value: signedPermit.value, signature: signedPermit.signature };
     record(
       "direct payment (fee permit + x402 transfer)",
       await f.write("relayer", {

@@ -65,6 +65,8 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         uint40 completedAt;
         uint64 deposit;
         uint64 usage;
+        /// Set once the recorder used its one late record after a completion by someone else.
+        bool lateUsageRecorded;
     }
 
     /// @dev Written only by usage vouchers and challenges.
@@ -148,6 +150,7 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     event UpfrontFeePaid(bytes32 indexed id, address indexed feeRecipient, uint256 amount);
     event DepositIncreased(bytes32 indexed id, uint256 amount, uint256 newDeposit);
     event UsageRecorded(bytes32 indexed id, uint256 cumulativeUsage, bytes32 logRef);
+    event UsageEntrySkipped(bytes32 indexed id, Status status);
     event UsageAcknowledged(bytes32 indexed id, uint256 cumulativeUsage);
     event AgreementCompleted(bytes32 indexed id, address indexed by, uint256 usage);
     event UsageChallenged(bytes32 indexed id, uint256 recordedUsage, uint256 acknowledgedUsage);
@@ -202,6 +205,8 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     error NothingToWithdraw(address token, address owner);
     error NotUnaccounted(address token, uint256 requested, uint256 unaccounted);
     error EmptyBatch();
+    error TopUpNeedsReceiveAuthorization();
+    error PartyIsEscrow(string field);
 
     /// @param initialOwner The owner (a multisig). Passed explicitly: under CREATE2 deployment the
     /// constructor's `msg.sender` is a factory.
@@ -248,7 +253,8 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @notice Add to an active agreement's deposit with another buyer authorization, whose nonce
-    /// must be {topUpNonce}(id, topUpSalt).
+    /// must be {topUpNonce}(id, topUpSalt). Only `ReceiveWithAuthorization`: a top-up that could be
+    /// submitted to the token directly, or after the agreement ended, would strand the funds.
     /// @param terms The agreement's packed terms.
     /// @param amount The amount the authorization moves.
     /// @param topUpSalt Any value that makes the authorization nonce unique.
@@ -264,6 +270,7 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         Agreement storage a = _agreements[id];
         if (a.status != Status.Active) revert WrongStatus(id, a.status);
         if (amount == 0) revert ZeroDeposit();
+        if (!auth.useReceive) revert TopUpNeedsReceiveAuthorization();
         TokenConfig memory cfg = _tokens[t.token];
         if (!cfg.allowed) revert TokenNotAllowed(t.token);
         if (cfg.paused) revert ActivationsPaused(t.token);
@@ -284,18 +291,45 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// and never exceeds the deposit. With `entry.complete`, usage also ends.
     /// @param entry The agreement id, cumulative usage, completion flag and usage-log reference.
     function recordUsage(UsageEntry calldata entry) external {
-        _recordUsage(entry, _callerRecorderId());
+        _recordUsage(entry, _callerRecorderId(), false);
     }
 
     /// @notice Record usage of many agreements in one transaction; the caller must be the
-    /// recorder of every one. All entries apply or none.
+    /// recorder of every one. An entry whose agreement is no longer active (someone completed it
+    /// meanwhile) is skipped with `UsageEntrySkipped`, so one completion cannot spoil a batch;
+    /// any other refusal reverts the whole batch.
     /// @param entries The entries, applied in order.
     function recordUsageBatch(UsageEntry[] calldata entries) external {
         if (entries.length == 0) revert EmptyBatch();
         uint32 recorderId = _callerRecorderId();
         for (uint256 i = 0; i < entries.length; ++i) {
-            _recordUsage(entries[i], recorderId);
+            _recordUsage(entries[i], recorderId, true);
         }
+    }
+
+    /// @notice The recorder's one late record: after the buyer, the seller or anyone else
+    /// completed the agreement, and inside the challenge window, the recorder may still raise
+    /// usage it metered before the completion (never lower, never above the deposit). The challenge
+    /// window restarts, so the buyer can dispute the late usage.
+    /// @param terms The agreement's packed terms.
+    /// @param cumulativeUsage The cumulative usage.
+    /// @param logRef Hash of the usage log.
+    function recordLateUsage(bytes calldata terms, uint64 cumulativeUsage, bytes32 logRef) external {
+        Terms memory t = terms.decode();
+        bytes32 id = agreementIdOf(t);
+        if (msg.sender != t.recorder) revert NotRecorder(id, msg.sender);
+        Agreement storage a = _agreements[id];
+        if (a.status != Status.Completed || a.lateUsageRecorded) revert WrongStatus(id, a.status);
+        uint256 deadline = uint256(a.completedAt) + t.challengeWindow;
+        if (block.timestamp >= deadline) revert ChallengeWindowClosed(id, deadline);
+        if (cumulativeUsage < a.usage) revert UsageDecreased(id, a.usage, cumulativeUsage);
+        if (cumulativeUsage > a.deposit) revert UsageAboveDeposit(id, cumulativeUsage, a.deposit);
+
+        a.usage = cumulativeUsage;
+        a.lateUsageRecorded = true;
+        a.completedAt = uint40(block.timestamp);
+        emit UsageRecorded(id, cumulativeUsage, logRef);
+        emit AgreementCompleted(id, msg.sender, cumulativeUsage);
     }
 
     /// @notice Submit a buyer-signed EIP-712 usage voucher (anyone may). Raises the acknowledged
@@ -317,8 +351,11 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         }
 
         d.acknowledged = cumulativeUsage;
-        if (cumulativeUsage > a.usage) a.usage = cumulativeUsage;
         emit UsageAcknowledged(id, cumulativeUsage);
+        if (cumulativeUsage > a.usage) {
+            a.usage = cumulativeUsage;
+            emit UsageRecorded(id, cumulativeUsage, digest);
+        }
     }
 
     /// @notice End usage: the buyer, the seller or the recorder at any time, anyone after the
@@ -584,6 +621,9 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         if (t.seller == address(0)) revert ZeroAddress("seller");
         if (t.feeRecipient == address(0)) revert ZeroAddress("feeRecipient");
         if (t.arbiter == address(0)) revert ZeroAddress("arbiter");
+        if (t.seller == address(this)) revert PartyIsEscrow("seller");
+        if (t.feeRecipient == address(this)) revert PartyIsEscrow("feeRecipient");
+        if (t.buyer == address(this)) revert PartyIsEscrow("buyer");
         if (t.deposit == 0) revert ZeroDeposit();
         if (t.feeBps > cfg.maxFeeBps) revert FeeAboveCap("feeBps", t.feeBps, cfg.maxFeeBps);
         if (t.feeFixed > cfg.maxFeeFixed) revert FeeAboveCap("feeFixed", t.feeFixed, cfg.maxFeeFixed);
@@ -641,9 +681,15 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         if (recorderId == 0) revert UnknownRecorder(msg.sender);
     }
 
-    function _recordUsage(UsageEntry calldata e, uint32 recorderId) internal {
+    /// @dev With `skipInactive`, an agreement that is no longer active is skipped (batch); without, it reverts.
+    function _recordUsage(UsageEntry calldata e, uint32 recorderId, bool skipInactive) internal {
         Agreement storage a = _agreements[e.id];
-        if (a.status != Status.Active) revert WrongStatus(e.id, a.status);
+        Status status = a.status;
+        if (status != Status.Active) {
+            if (!skipInactive) revert WrongStatus(e.id, status);
+            emit UsageEntrySkipped(e.id, status);
+            return;
+        }
         if (a.recorderId != recorderId) revert NotRecorder(e.id, msg.sender);
         if (e.cumulativeUsage < a.usage) revert UsageDecreased(e.id, a.usage, e.cumulativeUsage);
         if (e.cumulativeUsage > a.deposit) revert UsageAboveDeposit(e.id, e.cumulativeUsage, a.deposit);
@@ -655,6 +701,8 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     function _complete(bytes32 id, Agreement storage a) internal {
         a.status = Status.Completed;
         a.completedAt = uint40(block.timestamp);
+        // The recorder completing has nothing left to record late.
+        if (recorderIds[msg.sender] == a.recorderId) a.lateUsageRecorded = true;
         emit AgreementCompleted(id, msg.sender, a.usage);
     }
 

@@ -4,7 +4,10 @@ pragma solidity 0.8.28;
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IFiatToken} from "./interfaces/IFiatToken.sol";
 import {Fees} from "./libraries/Fees.sol";
@@ -14,7 +17,8 @@ import {Fees} from "./libraries/Fees.sol";
 /// buyer's x402 'exact' EIP-3009 TransferWithAuthorization to the seller exactly as it was signed.
 /// Fee = max(minFee, amount * bps / 10_000 + fixedFee), rounded down, per token; the owner may
 /// change a schedule only within the hard caps. The buyer never pays more than the permit value it
-/// signed. Not upgradeable; holds no funds between transactions.
+/// signed for this very payment: the permit's deadline is derived from the payment's nonce. Not
+/// upgradeable; holds no funds between transactions.
 contract DirectPayment is Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -38,9 +42,10 @@ contract DirectPayment is Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @notice The buyer's EIP-2612 permit for this contract; `value` is the most it agrees to pay.
+    /// Its deadline is not free: it must be {feePermitDeadline}(payment nonce), which binds the
+    /// permit to exactly one payment.
     struct FeePermit {
         uint256 value;
-        uint256 deadline;
         bytes signature;
     }
 
@@ -68,6 +73,12 @@ contract DirectPayment is Ownable2Step, ReentrancyGuardTransient {
     error TokenNotSupported(address token);
     error FeeAboveSigned(uint256 fee, uint256 signedMax);
     error FeeAboveCap(string field, uint256 value, uint256 cap);
+    error FeePermitInvalid(bytes32 paymentNonce);
+
+    bytes32 internal constant PERMIT_TYPEHASH = keccak256(
+        "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 internal constant FEE_DEADLINE_TAG = keccak256("agent-escrow/direct-payment-fee");
 
     /// @param initialOwner The owner (a multisig), explicit because CREATE2 deployers are factories.
     /// @param initialFeeRecipient Where platform fees go.
@@ -75,8 +86,10 @@ contract DirectPayment is Ownable2Step, ReentrancyGuardTransient {
         _setFeeRecipient(initialFeeRecipient);
     }
 
-    /// @notice Collect the fee under `feePermit`, then execute `payment`. If the permit was
-    /// already used (front-run), the allowance it created is used instead.
+    /// @notice Collect the fee under `feePermit`, then execute `payment`. The permit's deadline is
+    /// {feePermitDeadline}(payment.nonce), so the buyer's permit covers this payment and no other.
+    /// If the permit was already submitted (front-run), the payment still goes through provided the
+    /// permit consumed last was exactly this payment's.
     /// @param payment The buyer's signed TransferWithAuthorization to the seller.
     /// @param feePermit The buyer's permit for this contract covering the fee.
     /// @return fee The fee collected.
@@ -84,15 +97,18 @@ contract DirectPayment is Ownable2Step, ReentrancyGuardTransient {
         fee = quoteFee(payment.token, payment.amount);
         if (fee > feePermit.value) revert FeeAboveSigned(fee, feePermit.value);
 
+        uint256 deadline = feePermitDeadline(payment.nonce);
         try
             IFiatToken(payment.token).permit(
                 payment.buyer,
                 address(this),
                 feePermit.value,
-                feePermit.deadline,
+                deadline,
                 feePermit.signature
             )
-        {} catch {}
+        {} catch {
+            if (!_wasLastPermit(payment, feePermit, deadline)) revert FeePermitInvalid(payment.nonce);
+        }
         IERC20(payment.token).safeTransferFrom(payment.buyer, feeRecipient, fee);
         IFiatToken(payment.token).transferWithAuthorization(
             payment.buyer,
@@ -104,6 +120,12 @@ contract DirectPayment is Ownable2Step, ReentrancyGuardTransient {
             payment.signature
         );
         emit DirectPaymentExecuted(payment.nonce, payment.buyer, payment.seller, payment.token, payment.amount, fee);
+    }
+
+    /// @notice The deadline the buyer's fee permit must carry for the payment with `paymentNonce`:
+    /// far in the future (the top bit is set) and unique to the payment.
+    function feePermitDeadline(bytes32 paymentNonce) public pure returns (uint256) {
+        return uint256(keccak256(abi.encode(FEE_DEADLINE_TAG, paymentNonce))) | (1 << 255);
     }
 
     /// @notice The fee for paying `amount` of `token`. Reverts for a token without a schedule.
@@ -132,6 +154,22 @@ contract DirectPayment is Ownable2Step, ReentrancyGuardTransient {
     /// @notice Change where fees go.
     function setFeeRecipient(address newFeeRecipient) external onlyOwner {
         _setFeeRecipient(newFeeRecipient);
+    }
+
+    /// @dev Whether the permit the token consumed last (nonce - 1) is this payment's fee permit:
+    /// its signature is valid for exactly these values under the token's domain.
+    function _wasLastPermit(
+        Payment calldata payment,
+        FeePermit calldata p,
+        uint256 deadline
+    ) internal view returns (bool) {
+        uint256 nonce = IERC20Permit(payment.token).nonces(payment.buyer);
+        if (nonce == 0) return false;
+        bytes32 structHash = keccak256(
+            abi.encode(PERMIT_TYPEHASH, payment.buyer, address(this), p.value, nonce - 1, deadline)
+        );
+        bytes32 digest = MessageHashUtils.toTypedDataHash(IERC20Permit(payment.token).DOMAIN_SEPARATOR(), structHash);
+        return SignatureChecker.isValidSignatureNowCalldata(payment.buyer, digest, p.signature);
     }
 
     function _setFeeRecipient(address newFeeRecipient) internal {

@@ -11,6 +11,7 @@ import { directPaymentAbi } from "../src/abi/index.ts";
 import { getChainByKey, getToken } from "../src/chains/index.ts";
 import {
   buildDirectStablecoinAgreement,
+  directPaymentCall,
   previewSettlement,
   readEscrowStatus,
   recordUsageBatch,
@@ -175,27 +176,13 @@ try {
     { maxAmount: 50_000_000n, publicClient: client, nowSeconds: Number((await client.getBlock()).timestamp) },
   );
   line("", `agent signed the x402 payment and a fee permit of ${fmt(built.fee)} in one call`);
-  const a2 = built.payment.authorization;
-  const fee = built.body.fee_permit;
   await sent(
     client,
     await relayer.writeContract({
       address: direct,
       abi: directPaymentAbi,
       functionName: "pay",
-      args: [
-        {
-          token: usdc.address,
-          buyer: a2.from,
-          seller: a2.to,
-          amount,
-          validAfter: BigInt(a2.validAfter),
-          validBefore: BigInt(a2.validBefore),
-          nonce: a2.nonce,
-          signature: built.payment.signature,
-        },
-        { value: BigInt(fee.value), deadline: BigInt(fee.deadline), signature: fee.signature },
-      ],
+      args: directPaymentCall(built),
       account: relayer.account ?? null,
       chain: relayer.chain,
     }),

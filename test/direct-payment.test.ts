@@ -3,7 +3,7 @@
 import { type Hex, keccak256, parseEventLogs, toHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { directPaymentAbi, fiatTokenAbi } from "../src/abi/index.ts";
-import { type Authorization, signAuthorization } from "../src/eip712/index.ts";
+import { type Authorization, directPaymentFeePermitDeadline, signAuthorization } from "../src/eip712/index.ts";
 import { directPaymentFee } from "../src/fees.ts";
 import { type EscrowFixture, escrowFixture, FAR_FUTURE } from "./support/escrow-fixture.ts";
 import { expectRevert, expectRevertReason } from "./support/revert.ts";
@@ -28,10 +28,12 @@ async function signed(
   };
   const signature = await signAuthorization(f.accounts.buyer, f.tokenDomain(options.symbol), message);
   const fee = directPaymentFee(amount);
-  const permit = await f.feePermit(f.accounts.buyer, options.permitValue ?? fee, {
+  const signedPermit = await f.feePermit(f.accounts.buyer, options.permitValue ?? fee, {
     spender: f.direct,
     symbol: options.symbol,
+    deadline: directPaymentFeePermitDeadline(message.nonce),
   });
+  const permit = { value: signedPermit.value, signature: signedPermit.signature };
   const payment = {
     token: t.address,
     buyer: message.from,
@@ -42,7 +44,7 @@ async function signed(
     nonce: message.nonce,
     signature,
   };
-  return { payment, permit, fee, message };
+  return { payment, permit, fee, message, deadline: signedPermit.deadline };
 }
 
 beforeAll(async () => {
@@ -94,12 +96,12 @@ describe("pay", () => {
   });
 
   it("a front-run permit does not make the payment fail", async () => {
-    const { payment, permit } = await signed(7_000_000n);
+    const { payment, permit, deadline } = await signed(7_000_000n);
     await f.write("other", {
       address: payment.token,
       abi: fiatTokenAbi,
       functionName: "permit",
-      args: [payment.buyer, f.direct, permit.value, permit.deadline, permit.signature],
+      args: [payment.buyer, f.direct, permit.value, deadline, permit.signature],
     });
     const seller = await f.token().balanceOf(payment.seller);
     await pay([payment, permit]);
@@ -134,6 +136,27 @@ describe("pay", () => {
     await pay([payment, permit]);
     // A replay finds the permit used and its allowance spent, so it fails before the transfer.
     await expectRevertReason(pay([payment, permit]), /transfer amount exceeds allowance/);
+  });
+
+  it("a leftover allowance cannot pay the fee of another payment (the permit is bound to its payment)", async () => {
+    // Payment A's permit and x402 transfer are both submitted directly: its allowance is left over.
+    const a = await signed(5_000_000n);
+    await f.write("other", {
+      address: a.payment.token,
+      abi: fiatTokenAbi,
+      functionName: "permit",
+      args: [a.payment.buyer, f.direct, a.permit.value, a.deadline, a.permit.signature],
+    });
+    const c = await signed(1_000_000n);
+    const feeRecipient = await f.token().balanceOf(f.accounts.feeRecipient.address);
+    // Neither an unsigned "permit" of any value nor A's real permit signature charges a fee for C.
+    await expectRevert(pay([c.payment, { value: 2n ** 256n - 1n, signature: "0x" }]), "FeePermitInvalid", [
+      c.payment.nonce,
+    ]);
+    await expectRevert(pay([c.payment, a.permit]), "FeePermitInvalid", [c.payment.nonce]);
+    expect(await f.token().balanceOf(f.accounts.feeRecipient.address)).toBe(feeRecipient);
+    // C's own permit still works.
+    await pay([c.payment, c.permit]);
   });
 
   it("refuses a token without a fee schedule", async () => {

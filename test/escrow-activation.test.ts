@@ -143,6 +143,8 @@ describe("activate", () => {
       () => ["recorder"],
     ],
     ["zero deposit", () => ({ deposit: 0n }), "ZeroDeposit", () => []],
+    ["the escrow as seller", () => ({ seller: f.escrow }), "PartyIsEscrow", () => ["seller"]],
+    ["the escrow as fee recipient", () => ({ feeRecipient: f.escrow }), "PartyIsEscrow", () => ["feeRecipient"]],
     ["fee bps above cap", () => ({ feeBps: 1_001 }), "FeeAboveCap", () => ["feeBps", 1_001n, 1_000n]],
     [
       "fixed fee above cap",
@@ -390,7 +392,7 @@ describe("smart-wallet (ERC-1271) buyer", () => {
 });
 
 describe("topUp", () => {
-  const topUpAuth = async (terms: Terms, amount: bigint, salt: Hex, useReceive = false) =>
+  const topUpAuth = async (terms: Terms, amount: bigint, salt: Hex, useReceive = true) =>
     f.fundingAuth(terms, { value: amount, nonce: topUpNonce(agreementId(terms, f.escrowDomain()), salt), useReceive });
 
   it("adds to the deposit with a second authorization bound to the agreement", async () => {
@@ -412,6 +414,17 @@ describe("topUp", () => {
     await expectRevertReason(
       f.write("relayer", call("topUp", [encodeTerms(terms), 25_000_000n, salt, auth])),
       /authorization is used or canceled/,
+    );
+  });
+
+  it("refuses a top-up by TransferWithAuthorization (it could be submitted to the token directly)", async () => {
+    const terms = await f.terms();
+    await f.activate(terms);
+    const salt = keccak256(toHex("top-up twa"));
+    const auth = await topUpAuth(terms, 5n, salt, false);
+    await expectRevert(
+      f.write("relayer", call("topUp", [encodeTerms(terms), 5n, salt, auth])),
+      "TopUpNeedsReceiveAuthorization",
     );
   });
 

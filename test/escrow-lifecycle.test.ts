@@ -114,6 +114,21 @@ describe("recordUsage", () => {
     await expectRevert(f.write("recorder", call("recordUsageBatch", [[]])), "EmptyBatch");
   });
 
+  it("skips, rather than reverts on, an entry whose agreement someone completed meanwhile", async () => {
+    const [a, b] = [await f.terms(), await f.terms()];
+    const ids = [await f.activate(a), await f.activate(b)];
+    await f.write("buyer", call("complete", [encodeTerms(a)]));
+    const { hash } = await f.write("recorder", call("recordUsageBatch", [ids.map((id) => entry(id, 3_000_000n))]));
+    const logs = parseEventLogs({
+      abi: agentEscrowAbi,
+      logs: (await f.publicClient.getTransactionReceipt({ hash })).logs,
+    });
+    expect(logs.map((l) => l.eventName)).toEqual(["UsageEntrySkipped", "UsageRecorded"]);
+    expect(logs[0]?.args).toEqual({ id: ids[0], status: 2 });
+    expect((await view(b)).recordedUsage).toBe(3_000_000n);
+    expect((await view(a)).recordedUsage).toBe(0n);
+  });
+
   it("registerRecorder is idempotent and rejects the zero address", async () => {
     await f.write("other", call("registerRecorder", [f.accounts.arbiter.address]));
     const id = await read<number>("recorderIds", [f.accounts.arbiter.address]);
@@ -128,13 +143,71 @@ describe("recordUsage", () => {
   });
 });
 
+describe("late usage after a completion by someone else", () => {
+  it("the recorder records once more inside the window, which restarts; never twice, never lower", async () => {
+    const terms = await f.terms();
+    const id = await f.activate(terms);
+    await record(id, 10_000_000n);
+    // The buyer completes before the recorder's next record lands.
+    await f.write("buyer", call("complete", [encodeTerms(terms)]));
+    const completedAt = (await view(terms)).completedAt;
+    await f.increaseTime(100);
+    await expectRevert(
+      f.write("other", call("recordLateUsage", [encodeTerms(terms), 12_000_000n, LOG])),
+      "NotRecorder",
+      [id, f.accounts.other.address],
+    );
+    await expectRevert(
+      f.write("recorder", call("recordLateUsage", [encodeTerms(terms), 9_000_000n, LOG])),
+      "UsageDecreased",
+      [id, 10_000_000n, 9_000_000n],
+    );
+    await f.write("recorder", call("recordLateUsage", [encodeTerms(terms), 12_000_000n, LOG]));
+    const v = await view(terms);
+    expect(v.recordedUsage).toBe(12_000_000n);
+    expect(v.completedAt).toBeGreaterThan(completedAt);
+    await expectRevert(
+      f.write("recorder", call("recordLateUsage", [encodeTerms(terms), 13_000_000n, LOG])),
+      "WrongStatus",
+      [id, 2],
+    );
+    // The buyer can still dispute it.
+    await f.write("buyer", call("challenge", [encodeTerms(terms)]));
+  });
+
+  it("is not available when the recorder completed, nor after the window", async () => {
+    const terms = await f.terms();
+    const id = await f.activate(terms);
+    await record(id, 1_000_000n, true);
+    await expectRevert(
+      f.write("recorder", call("recordLateUsage", [encodeTerms(terms), 2_000_000n, LOG])),
+      "WrongStatus",
+      [id, 2],
+    );
+    const late = await f.terms();
+    const lateId = await f.activate(late);
+    await f.write("seller", call("complete", [encodeTerms(late)]));
+    await f.increaseTime(late.challengeWindow);
+    await expectRevert(
+      f.write("recorder", call("recordLateUsage", [encodeTerms(late), 2_000_000n, LOG])),
+      "ChallengeWindowClosed",
+    );
+    expect(lateId).toMatch(/^0x/);
+  });
+});
+
 describe("usage vouchers", () => {
   it("anyone submits the buyer's voucher; it raises acknowledged and recorded usage", async () => {
     const terms = await f.terms();
     const id = await f.activate(terms);
     await record(id, 10_000_000n);
     const sig = await voucher(id, 30_000_000n);
-    await f.write("other", call("submitUsageVoucher", [encodeTerms(terms), 30_000_000n, sig]));
+    const { hash } = await f.write("other", call("submitUsageVoucher", [encodeTerms(terms), 30_000_000n, sig]));
+    const names = parseEventLogs({
+      abi: agentEscrowAbi,
+      logs: (await f.publicClient.getTransactionReceipt({ hash })).logs,
+    }).map((l) => l.eventName);
+    expect(names).toEqual(["UsageAcknowledged", "UsageRecorded"]);
     const v = await view(terms);
     expect(v.acknowledgedUsage).toBe(30_000_000n);
     expect(v.recordedUsage).toBe(30_000_000n);

@@ -16,6 +16,7 @@ type Action =
   | { kind: "activate"; a: number; deposit: bigint }
   | { kind: "topUp"; a: number; amount: bigint }
   | { kind: "record"; a: number; permille: number; complete: boolean }
+  | { kind: "lateRecord"; a: number; permille: number }
   | { kind: "voucher"; a: number; permille: number }
   | { kind: "complete"; a: number; by: Role }
   | { kind: "challenge"; a: number }
@@ -39,6 +40,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   ),
   weighted(4, fc.record({ kind: fc.constant("record" as const), a: idx, permille, complete: fc.boolean() })),
   weighted(2, fc.record({ kind: fc.constant("voucher" as const), a: idx, permille })),
+  weighted(1, fc.record({ kind: fc.constant("lateRecord" as const), a: idx, permille })),
   weighted(
     2,
     fc.record({
@@ -145,7 +147,7 @@ async function apply(step: Action, ledger: Ledger, terms: Terms[]): Promise<void
     }
     case "topUp": {
       const salt = keccak256(toHex(`${id}-${step.amount}-${Math.random()}`));
-      const auth = await f.fundingAuth(t, { value: step.amount, nonce: topUpNonce(id, salt) });
+      const auth = await f.fundingAuth(t, { value: step.amount, nonce: topUpNonce(id, salt), useReceive: true });
       await attempt("relayer", escrowCall("topUp", [packed, step.amount, salt, auth]), ledger, terms);
       return;
     }
@@ -153,6 +155,16 @@ async function apply(step: Action, ledger: Ledger, terms: Terms[]): Promise<void
       const usage = ((await deposit()) * BigInt(step.permille)) / 1_000n;
       const e = { id, cumulativeUsage: usage, complete: step.complete, logRef: keccak256(toHex(step.permille)) };
       await attempt("recorder", escrowCall("recordUsageBatch", [[e]]), ledger, terms);
+      return;
+    }
+    case "lateRecord": {
+      const usage = ((await deposit()) * BigInt(step.permille)) / 1_000n;
+      await attempt(
+        "recorder",
+        escrowCall("recordLateUsage", [packed, usage, keccak256(toHex(step.permille))]),
+        ledger,
+        terms,
+      );
       return;
     }
     case "voucher": {
@@ -260,26 +272,37 @@ async function drain(ledger: Ledger, terms: Terms[]): Promise<void> {
 it(`holds the accounting invariants over ${RUNS} random action sequences and never strands funds`, async () => {
   let runs = 0;
   await fc.assert(
-    // Half the sequences start with both agreements active, so later steps reach disputes and settlement.
-    fc.asyncProperty(fc.boolean(), fc.array(action, { minLength: 1, maxLength: 20 }), async (activateFirst, random) => {
-      const opening: Action[] = activateFirst
-        ? [
-            { kind: "activate", a: 0, deposit: 100_000_000n },
-            { kind: "activate", a: 1, deposit: 7n },
-          ]
-        : [];
-      const steps = [...opening, ...random];
-      runs++;
-      await f.local.dev.testClient.revert({ id: baseline });
-      baseline = await f.local.dev.testClient.snapshot();
-      const terms = templates.map((t) => ({ ...t }));
-      const ledger: Ledger = { deposits: [], settledOut: [], lastUsage: [] };
-      for (const step of steps) {
-        await apply(step, ledger, terms);
-        await checkInvariants(ledger, terms);
-      }
-      await drain(ledger, terms);
-    }),
+    fc.asyncProperty(
+      fc.constantFrom("none", "active", "disputed"),
+      fc.array(action, { minLength: 1, maxLength: 20 }),
+      async (opening, random) => {
+        // Openings put agreements in states the random steps would rarely reach by themselves.
+        const prefix: Action[] =
+          opening === "none"
+            ? []
+            : [
+                { kind: "activate", a: 0, deposit: 100_000_000n },
+                { kind: "activate", a: 1, deposit: 7n },
+                ...(opening === "disputed"
+                  ? ([
+                      { kind: "record", a: 0, permille: 600, complete: true },
+                      { kind: "challenge", a: 0 },
+                    ] as Action[])
+                  : []),
+              ];
+        const steps = [...prefix, ...random];
+        runs++;
+        await f.local.dev.testClient.revert({ id: baseline });
+        baseline = await f.local.dev.testClient.snapshot();
+        const terms = templates.map((t) => ({ ...t }));
+        const ledger: Ledger = { deposits: [], settledOut: [], lastUsage: [] };
+        for (const step of steps) {
+          await apply(step, ledger, terms);
+          await checkInvariants(ledger, terms);
+        }
+        await drain(ledger, terms);
+      },
+    ),
     { numRuns: RUNS, seed: process.env.PROPERTY_SEED ? Number(process.env.PROPERTY_SEED) : undefined },
   );
   expect(runs).toBe(RUNS);
@@ -295,6 +318,7 @@ it(`holds the accounting invariants over ${RUNS} random action sequences and nev
     "complete",
     "challenge",
     "resolve",
+    "recordLateUsage",
     "settle",
     "withdraw",
   ]) {

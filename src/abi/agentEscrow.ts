@@ -288,6 +288,17 @@ export const agentEscrowAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "string",
+        "name": "field",
+        "type": "string"
+      }
+    ],
+    "name": "PartyIsEscrow",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "ReentrancyGuardReentrantCall",
     "type": "error"
@@ -397,6 +408,11 @@ export const agentEscrowAbi = [
       }
     ],
     "name": "TokenNotAllowed",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "TopUpNeedsReceiveAuthorization",
     "type": "error"
   },
   {
@@ -931,6 +947,25 @@ export const agentEscrowAbi = [
       }
     ],
     "name": "UsageChallenged",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "id",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "enum AgentEscrow.Status",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "UsageEntrySkipped",
     "type": "event"
   },
   {
@@ -1569,6 +1604,29 @@ export const agentEscrowAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes",
+        "name": "terms",
+        "type": "bytes"
+      },
+      {
+        "internalType": "uint64",
+        "name": "cumulativeUsage",
+        "type": "uint64"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "logRef",
+        "type": "bytes32"
+      }
+    ],
+    "name": "recordLateUsage",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {

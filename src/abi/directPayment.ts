@@ -56,6 +56,17 @@ export const directPaymentAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "paymentNonce",
+        "type": "bytes32"
+      }
+    ],
+    "name": "FeePermitInvalid",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "owner",
         "type": "address"
@@ -291,6 +302,25 @@ export const directPaymentAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "paymentNonce",
+        "type": "bytes32"
+      }
+    ],
+    "name": "feePermitDeadline",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "pure",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "feeRecipient",
     "outputs": [
@@ -404,11 +434,6 @@ export const directPaymentAbi = [
           {
             "internalType": "uint256",
             "name": "value",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "deadline",
             "type": "uint256"
           },
           {

@@ -1,7 +1,7 @@
 import { type Address, getAddress, type Hex, isAddress, type PublicClient } from "viem";
 import { fiatTokenAbi } from "../abi/index.ts";
 import { getChain } from "../chains/index.ts";
-import { signPermit, type TypedDataSigner } from "../eip712/index.ts";
+import { directPaymentFeePermitDeadline, signPermit, type TypedDataSigner } from "../eip712/index.ts";
 import { directPaymentFee } from "../fees.ts";
 import { encodeJsonHeader } from "../x402/base64.ts";
 import { signExactPayment, toSeedEnvelope } from "../x402/pay.ts";
@@ -106,7 +106,8 @@ export async function buildDirectStablecoinAgreement(
     ...(options.nowSeconds !== undefined ? { nowSeconds: options.nowSeconds } : {}),
     ...(options.nonce !== undefined ? { nonce: options.nonce } : {}),
   });
-  const deadline = BigInt(payment.authorization.validBefore);
+  // The contract takes the permit only with this deadline: it binds the fee to this payment.
+  const deadline = directPaymentFeePermitDeadline(payment.authorization.nonce);
   const signature = await signPermit(signer, domain, { owner, spender, value: fee, nonce, deadline });
   return {
     body: {
@@ -144,10 +145,6 @@ export function directPaymentCall(agreement: DirectStablecoinAgreement) {
       nonce: a.nonce,
       signature: agreement.payment.signature,
     },
-    {
-      value: BigInt(agreement.body.fee_permit.value),
-      deadline: BigInt(agreement.body.fee_permit.deadline),
-      signature: agreement.body.fee_permit.signature,
-    },
+    { value: BigInt(agreement.body.fee_permit.value), signature: agreement.body.fee_permit.signature },
   ] as const;
 }

@@ -3,5 +3,6 @@
  * tests, the client binding and the relayer all sign through them.
  * @packageDocumentation
  */
+export * from "./direct.ts";
 export * from "./escrow.ts";
 export * from "./token.ts";
