@@ -119,7 +119,13 @@ try {
   };
   const verified = await verifyActivationPackage(
     pkg,
-    { buyer: agent.address, escrow, maxDeposit: { USDC: 100_000_000n } },
+    {
+      buyer: agent.address,
+      escrow,
+      chainId: base.chainId,
+      parties: { seller, recorder: terms.recorder, arbiter: terms.arbiter },
+      maxDeposit: { USDC: 100_000_000n },
+    },
     client,
   );
   const signed = await signActivation(agent, verified, { validBefore: BigInt(now + 600) });
@@ -173,7 +179,12 @@ try {
         spender: direct,
       },
     },
-    { maxAmount: 50_000_000n, publicClient: client, nowSeconds: Number((await client.getBlock()).timestamp) },
+    {
+      maxAmount: 50_000_000n,
+      directPayment: direct,
+      publicClient: client,
+      nowSeconds: Number((await client.getBlock()).timestamp),
+    },
   );
   line("", `agent signed the x402 payment and a fee permit of ${fmt(built.fee)} in one call`);
   await sent(

@@ -52,6 +52,12 @@ const toPackage = (terms: Terms, overrides: Partial<ActivationPackage> = {}): Ac
 const policy = () => ({
   buyer: f.accounts.buyer.address,
   escrow: f.escrow,
+  chainId: f.chain.chainId,
+  parties: {
+    seller: f.accounts.seller.address,
+    recorder: f.accounts.recorder.address,
+    arbiter: f.accounts.arbiter.address,
+  },
   maxDeposit: { USDC: 500_000_000n },
   maxUpfrontFee: { USDC: 5_000_000n },
 });
@@ -118,6 +124,11 @@ describe("buyer: activation package", () => {
     ["a deposit above the cap", (t) => toPackage({ ...t, deposit: 500_000_001n }), "AMOUNT_ABOVE_CAP"],
     ["an upfront fee above the cap", (t) => toPackage({ ...t, upfrontFee: 5_000_001n }), "AMOUNT_ABOVE_CAP"],
     ["a pending fee the terms do not carry", () => ({ upfrontFeePending: true }), "PACKAGE_INVALID"],
+    ["another seller", (t) => toPackage({ ...t, seller: f.accounts.other.address }), "PACKAGE_MISMATCH"],
+    ["another recorder", (t) => toPackage({ ...t, recorder: f.accounts.other.address }), "PACKAGE_MISMATCH"],
+    ["another arbiter", (t) => toPackage({ ...t, arbiter: f.accounts.other.address }), "PACKAGE_MISMATCH"],
+    ["a challenge window too short to challenge", (t) => toPackage({ ...t, challengeWindow: 0 }), "PACKAGE_INVALID"],
+    ["another chain than the buyer expects", (t) => ({ ...toPackage(t), chainId: 10 }), "CHAIN_MISMATCH"],
     [
       "a deposit that is not a decimal string",
       (t) => ({ terms: { ...toPackage(t).terms, deposit: "1e8" } }),
@@ -142,7 +153,7 @@ describe("buyer: activation package", () => {
   it("refuses a token outside the registry, an unknown chain and a wrong client chain", async () => {
     const terms = await f.terms();
     await expect(
-      verifyActivationPackage({ ...toPackage(terms), chainId: 1 }, policy(), f.publicClient),
+      verifyActivationPackage({ ...toPackage(terms), chainId: 1 }, { ...policy(), chainId: 1 }, f.publicClient),
     ).rejects.toMatchObject({ code: "CHAIN_UNKNOWN" });
     await expect(
       verifyActivationPackage(
@@ -215,6 +226,7 @@ describe("direct payment builder", () => {
   it("signs the x402 payment and the fee permit in one call; the platform executes them", async () => {
     const agreement = await buildDirectStablecoinAgreement(f.accounts.buyer, requirements(5_000_000n), {
       maxAmount: 10_000_000n,
+      directPayment: f.direct,
       publicClient: f.publicClient,
       nowSeconds: await f.now(),
     });
@@ -241,8 +253,55 @@ describe("direct payment builder", () => {
     ["an amount above the cap", () => requirements(10_000_001n), "AMOUNT_ABOVE_CAP"],
   ])("refuses %s before signing", async (_label, build, code) => {
     await expect(
-      buildDirectStablecoinAgreement(f.accounts.buyer, build(), { maxAmount: 10_000_000n, permitNonce: 0n }),
+      buildDirectStablecoinAgreement(f.accounts.buyer, build(), {
+        maxAmount: 10_000_000n,
+        directPayment: f.direct,
+        permitNonce: 0n,
+      }),
     ).rejects.toMatchObject({ code });
+  });
+
+  it("refuses a fee spender other than the DirectPayment contract, and a fee above the published schedule", async () => {
+    const r = requirements(5_000_000n);
+    const opts = { maxAmount: 10_000_000n, directPayment: f.direct, permitNonce: 0n };
+    await expect(
+      buildDirectStablecoinAgreement(
+        f.accounts.buyer,
+        { ...r, fee: { ...r.fee, spender: f.accounts.other.address } },
+        opts,
+      ),
+    ).rejects.toMatchObject({ code: "PACKAGE_MISMATCH" });
+    // A self-consistent but inflated schedule (3%) is refused against the published 2% + $0.003.
+    const inflated = {
+      ...r.fee,
+      bps: 300,
+      amount: directPaymentFee(5_000_000n, { bps: 300, fixedFee: 3_000n, minFee: 100_000n }).toString(),
+    };
+    await expect(buildDirectStablecoinAgreement(f.accounts.buyer, { ...r, fee: inflated }, opts)).rejects.toMatchObject(
+      {
+        code: "AMOUNT_ABOVE_CAP",
+      },
+    );
+    // A schedule beyond the contract's hard caps is refused outright.
+    const huge = { ...r.fee, bps: 0, fixedFee: "1000000000000", minFee: "0", amount: "1000000000000" };
+    await expect(buildDirectStablecoinAgreement(f.accounts.buyer, { ...r, fee: huge }, opts)).rejects.toMatchObject({
+      code: "PACKAGE_INVALID",
+    });
+    // A timeout given as a string, or above the limit, is refused (it would set validBefore wrongly).
+    await expect(
+      buildDirectStablecoinAgreement(
+        f.accounts.buyer,
+        { ...r, accept: { ...r.accept, maxTimeoutSeconds: "300" as unknown as number } },
+        opts,
+      ),
+    ).rejects.toMatchObject({ code: "PACKAGE_INVALID" });
+    await expect(
+      buildDirectStablecoinAgreement(
+        f.accounts.buyer,
+        { ...r, accept: { ...r.accept, maxTimeoutSeconds: 86_400 } },
+        opts,
+      ),
+    ).rejects.toMatchObject({ code: "PACKAGE_INVALID" });
   });
 
   it("refuses a payee or fee spender that is not an address", async () => {
@@ -253,6 +312,7 @@ describe("direct payment builder", () => {
         { ...r, accept: { ...r.accept, payTo: "0xseller" } },
         {
           maxAmount: 10_000_000n,
+          directPayment: f.direct,
           permitNonce: 0n,
         },
       ),
@@ -267,6 +327,7 @@ describe("direct payment builder", () => {
         { ...r, accept: { ...r.accept, extra: { name: "USDC", version: "2" } } },
         {
           maxAmount: 10_000_000n,
+          directPayment: f.direct,
           permitNonce: 0n,
         },
       ),
@@ -277,6 +338,7 @@ describe("direct payment builder", () => {
         { ...r, accept: { ...r.accept, network: "eip155:10" } },
         {
           maxAmount: 10_000_000n,
+          directPayment: f.direct,
           permitNonce: 0n,
         },
       ),

@@ -402,7 +402,7 @@ const PAYMENT_REQUIRED = {
       network: "eip155:8453",
       amount: "5000000",
       asset: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
-      payTo: "0xagentpmtcollectorwallet...",
+      payTo: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
       maxTimeoutSeconds: 300,
       extra: {
         name: "USD Coin",
@@ -422,7 +422,7 @@ const ENVELOPE = {
     signature: `0x${"aabbccddeeff00112233445566778899".repeat(4)}1b`,
     authorization: {
       from: AGENT,
-      to: "0xagentpmtcollectorwallet...",
+      to: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
       value: "5000000",
       validAfter: "0",
       validBefore: "1777057080",
@@ -561,7 +561,10 @@ describe("purchaseCredits", () => {
     });
     expect(fromBase64Json(result.paymentResponse ?? "")).toEqual(PAYMENT_RESPONSE);
     expect(pay).toHaveBeenCalledTimes(1);
-    expect(pay).toHaveBeenCalledWith(base64Json(PAYMENT_REQUIRED));
+    expect(pay).toHaveBeenCalledWith(base64Json(PAYMENT_REQUIRED), {
+      expectedAmount: 5_000_000n,
+      requestId: expect.any(String),
+    });
     expect(route.requests).toHaveLength(2);
     expectSameRequest(route.requests);
     expect(route.requests[0]?.headers["x-payment"]).toBeUndefined();
@@ -624,6 +627,38 @@ describe("purchaseCredits", () => {
     expectSameRequest(route.requests);
     expect(pay).toHaveBeenCalledTimes(1);
     expect(delays).toEqual([500, 1000, 2000]);
+  });
+
+  it("resumes with the payment from an exhausted attempt instead of signing a second one", async () => {
+    const first = await x402Route([FAILURE]);
+    const { pay, options } = harness();
+    const error = await rejection(purchaseCredits(options(first.endpoint, { maxAttempts: 2 })));
+    expect(error.details.paid).toBe(true);
+    const payment = error.details.payment as { headerName: string; headerValue: string };
+    expect(payment).toEqual({ headerName: "X-PAYMENT", headerValue: base64Json(ENVELOPE) });
+    const second = await x402Route([{ status: 200, body: { balance_credits: 500 } }]);
+    const resumed = await purchaseCredits(options(second.endpoint, { payment }));
+    expect(resumed.status).toBe(200);
+    // Sent with the payment header at once; no new challenge, no new signature.
+    expect(second.requests[0]?.headers["x-payment"]).toBe(base64Json(ENVELOPE));
+    expect(pay).toHaveBeenCalledTimes(1);
+  });
+
+  it("refuses a signed payment whose amount is not the pack's price, before sending it", async () => {
+    const route = await x402Route([FAILURE]);
+    const { options } = harness();
+    const overpaying = base64Json({
+      ...ENVELOPE,
+      payload: { ...ENVELOPE.payload, authorization: { ...ENVELOPE.payload.authorization, value: "50000000" } },
+    });
+    const error = await rejection(
+      purchaseCredits(
+        options(route.endpoint, { pay: async () => ({ headerName: "X-PAYMENT", headerValue: overpaying }) }),
+      ),
+    );
+    expect(error.code).toBe("PURCHASE_PROTOCOL_ERROR");
+    expect(error.details).toMatchObject({ paid: "50000000", expected: "5000000" });
+    expect(route.requests).toHaveLength(1);
   });
 
   it("202 forever with a custom bound and backoff: delays grow by the factor up to the cap", async () => {

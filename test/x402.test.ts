@@ -236,6 +236,40 @@ describe("selecting and signing", () => {
     expect(selectPayment(required, { maxAmount: { USDC: 5_000_000n } }).chain.chainId).toBe(8453);
   });
 
+  it("skips a non-EVM or malformed network instead of failing the whole challenge", () => {
+    const solana = {
+      ...(seedRequired.accepts[0] as PaymentRequired["accepts"][number]),
+      network: "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp",
+    };
+    const padded = { ...(seedRequired.accepts[0] as PaymentRequired["accepts"][number]), network: "eip155:08453" };
+    const required = { ...seedRequired, accepts: [solana, padded, ...seedRequired.accepts] } as PaymentRequired;
+    expect(selectPayment(required, { maxAmount: { USDC: 5_000_000n } }).chain.chainId).toBe(8453);
+  });
+
+  it("refuses a validity longer than the policy allows (default 600 s)", () => {
+    const long = tamper({ maxTimeoutSeconds: 601 });
+    expect(() => selectPayment(long, { maxAmount: { USDC: 5_000_000n } })).toThrow(X402Error);
+    expect(selectPayment(long, { maxAmount: { USDC: 5_000_000n }, maxTimeoutSeconds: 3_600 }).amount).toBe(5_000_000n);
+  });
+
+  it("refuses an amount other than the one the caller expects", async () => {
+    const pay = x402Payer(payer, { maxAmount: { USDC: 50_000_000n } });
+    await expect(
+      pay(encodeJsonHeader(tamper({ amount: "4000000" })), { expectedAmount: 5_000_000n }),
+    ).rejects.toMatchObject({
+      code: "NO_ACCEPTABLE_REQUIREMENTS",
+    });
+  });
+
+  it("never signs the same nonce twice, even concurrently", async () => {
+    const concurrent = x402Payer(payer, { maxAmount: { USDC: 5_000_000n } });
+    const results = await Promise.allSettled([
+      concurrent(encodeJsonHeader(seedRequired), { nonce: REFERENCE_NONCE }),
+      concurrent(encodeJsonHeader(seedRequired), { nonce: REFERENCE_NONCE }),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+  });
+
   it("never signs the same nonce twice", async () => {
     const pay = x402Payer(payer, { maxAmount: { USDC: 5_000_000n } });
     await pay(encodeJsonHeader(seedRequired), { nonce: REFERENCE_NONCE });
@@ -263,8 +297,13 @@ describe("server side", () => {
   it("reads inbound payment headers in the documented priority order", () => {
     const headers = { "x-payment": "x", payment: "p", "payment-signature": "ps" };
     expect(readPaymentHeader(headers)).toEqual({ name: "payment-signature", value: "ps" });
-    expect(readPaymentHeader({ PAYMENT: "p", "X-PAYMENT": "x" })).toEqual({ name: "PAYMENT", value: "p" });
-    expect(readPaymentHeader({ "X-PAYMENT": "x" })).toEqual({ name: "X-PAYMENT", value: "x" });
+    expect(readPaymentHeader({ PAYMENT: "p", "X-PAYMENT": "x" })).toEqual({ name: "payment", value: "p" });
+    // Case does not demote a header below a later alias.
+    expect(readPaymentHeader({ "Payment-Signature": "a", "x-payment": "b" })).toEqual({
+      name: "payment-signature",
+      value: "a",
+    });
+    expect(readPaymentHeader({ "X-PAYMENT": "x" })).toEqual({ name: "x-payment", value: "x" });
     expect(readPaymentHeader(new Headers({ "X-Payment": "x", Payment: "p" }))?.value).toBe("p");
     expect(readPaymentHeader({})).toBeUndefined();
     const payment = readPayment({ "payment-signature": b64(REFERENCE_PAYLOAD_JSON) });
@@ -292,6 +331,7 @@ describe("server side", () => {
       transaction: "",
     });
     expect(() => decodePaymentResponse(encodeJsonHeader({ ...response, success: "yes" }))).toThrow(X402Error);
+    expect(() => decodePaymentResponse(encodeJsonHeader({ ...response, transaction: "0x" }))).toThrow(X402Error);
   });
 });
 

@@ -53,6 +53,19 @@ export type BuyerPolicy = {
   readonly maxFeeBps?: number;
   /** The escrow address expected on this chain (e.g. from `getDeployment`). */
   readonly escrow: Address;
+  /** The chain the buyer expects the agreement on. */
+  readonly chainId?: number;
+  /** Parties the buyer proposed: the package must name exactly these. `seller` is required. */
+  readonly parties: {
+    readonly seller: Address;
+    readonly recorder?: Address;
+    readonly arbiter?: Address;
+    readonly feeRecipient?: Address;
+  };
+  /** Shortest challenge window the buyer accepts, in seconds (default 300). */
+  readonly minChallengeWindow?: number;
+  /** Sign with a testnet token domain the registry has not confirmed (default false). */
+  readonly allowUnconfirmedDomains?: boolean;
 };
 
 /** A package that passed every check: the terms, its id, and the domains to sign with. */
@@ -72,6 +85,14 @@ function reject(
   details: Record<string, unknown>,
 ): never {
   throw new ClientError(code, message, details);
+}
+
+function domainOf(chainId: number, token: Address, allowUnconfirmed: boolean): TokenDomainFields {
+  try {
+    return tokenDomain(chainId, token, { allowUnconfirmed });
+  } catch (cause) {
+    throw new ClientError("TOKEN_NOT_ALLOWED", (cause as Error).message, { chainId, token }, { cause });
+  }
 }
 
 function toTerms(raw: ActivationPackage["terms"]): Terms {
@@ -122,6 +143,14 @@ export async function verifyActivationPackage(
   policy: BuyerPolicy,
   publicClient?: PublicClient,
 ): Promise<VerifiedActivation> {
+  if (typeof pkg !== "object" || pkg === null || typeof pkg.agreementId !== "string" || typeof pkg.terms !== "object") {
+    reject("PACKAGE_INVALID", "the activation package is not an object with agreementId and terms", {});
+  }
+  if (policy.chainId !== undefined && pkg.chainId !== policy.chainId) {
+    reject("CHAIN_MISMATCH", `the package is for chain ${pkg.chainId}, expected ${policy.chainId}`, {
+      chainId: pkg.chainId,
+    });
+  }
   const chain = getChain(pkg.chainId);
   const terms = toTerms(pkg.terms);
   const token = getToken(chain.chainId, terms.token);
@@ -135,6 +164,22 @@ export async function verifyActivationPackage(
   if (terms.buyer !== getAddress(policy.buyer)) {
     reject("SIGNER_MISMATCH", `the package's buyer ${terms.buyer} is not this wallet ${policy.buyer}`, {
       buyer: terms.buyer,
+    });
+  }
+  for (const role of ["seller", "recorder", "arbiter", "feeRecipient"] as const) {
+    const expected = policy.parties[role];
+    if (expected !== undefined && getAddress(expected) !== terms[role]) {
+      reject("PACKAGE_MISMATCH", `the package's ${role} ${terms[role]} is not the proposed ${expected}`, {
+        role,
+        actual: terms[role],
+        expected,
+      });
+    }
+  }
+  const minWindow = policy.minChallengeWindow ?? 300;
+  if (terms.challengeWindow < minWindow) {
+    reject("PACKAGE_INVALID", `challenge window ${terms.challengeWindow}s is shorter than ${minWindow}s`, {
+      challengeWindow: terms.challengeWindow,
     });
   }
   const id = agreementId(terms, { chainId: chain.chainId, escrow });
@@ -224,7 +269,7 @@ export async function verifyActivationPackage(
     terms,
     id,
     escrow,
-    tokenDomain: tokenDomain(chain.chainId, token.address, { allowUnconfirmed: true }),
+    tokenDomain: domainOf(chain.chainId, token.address, policy.allowUnconfirmedDomains ?? false),
     upfrontFeePending: pkg.upfrontFeePending,
   };
 }

@@ -2,8 +2,9 @@ import { type Address, getAddress, type Hex, isAddress, type PublicClient } from
 import { fiatTokenAbi } from "../abi/index.ts";
 import { getChain } from "../chains/index.ts";
 import { directPaymentFeePermitDeadline, signPermit, type TypedDataSigner } from "../eip712/index.ts";
-import { directPaymentFee } from "../fees.ts";
+import { DEFAULT_DIRECT_FEE_SCHEDULE, directPaymentFee } from "../fees.ts";
 import { encodeJsonHeader } from "../x402/base64.ts";
+import { parseRequirements } from "../x402/decode.ts";
 import { signExactPayment, toSeedEnvelope } from "../x402/pay.ts";
 import { domainFromRequirements, type SelectedPayment } from "../x402/select.ts";
 import type { ExactPayload, PaymentRequirements } from "../x402/types.ts";
@@ -35,6 +36,29 @@ export type DirectStablecoinAgreement = {
   fee: bigint;
 };
 
+/** The contract's hard caps on a fee schedule (DirectPayment.MAX_BPS, MAX_FIXED_FEE, MAX_MIN_FEE). */
+const SCHEDULE_CAPS = { bps: 500, fixedFee: 1_000_000n, minFee: 1_000_000n } as const;
+
+function parseSchedule(fee: DirectPaymentRequirements["fee"]) {
+  const decimal = (v: unknown, field: string): bigint => {
+    if (typeof v !== "string" || !/^(0|[1-9][0-9]*)$/.test(v)) {
+      throw new ClientError("PACKAGE_INVALID", `fee.${field} is not a decimal amount`, { field, value: v });
+    }
+    return BigInt(v);
+  };
+  if (!Number.isSafeInteger(fee.bps) || fee.bps < 0 || fee.bps > SCHEDULE_CAPS.bps) {
+    throw new ClientError("PACKAGE_INVALID", `fee.bps ${fee.bps} is not an integer within 0..${SCHEDULE_CAPS.bps}`, {
+      bps: fee.bps,
+    });
+  }
+  const schedule = { bps: fee.bps, fixedFee: decimal(fee.fixedFee, "fixedFee"), minFee: decimal(fee.minFee, "minFee") };
+  if (schedule.fixedFee > SCHEDULE_CAPS.fixedFee || schedule.minFee > SCHEDULE_CAPS.minFee) {
+    throw new ClientError("PACKAGE_INVALID", "the fee schedule exceeds the contract's hard caps", { schedule });
+  }
+  decimal(fee.amount, "amount");
+  return schedule;
+}
+
 /**
  * Sign, in one call, the x402 payment authorization to the seller and the EIP-2612 permit for the
  * platform fee, and return the body that creates a `direct_payment` agreement. The fee is
@@ -45,9 +69,38 @@ export type DirectStablecoinAgreement = {
 export async function buildDirectStablecoinAgreement(
   signer: TypedDataSigner,
   requirements: DirectPaymentRequirements,
-  options: { maxAmount: bigint; permitNonce?: bigint; publicClient?: PublicClient; nowSeconds?: number; nonce?: Hex },
+  options: {
+    /** Largest payment (atomic units). */
+    maxAmount: bigint;
+    /** The DirectPayment contract on this chain (e.g. `getDeployment(chainId).directPayment`): the only allowed fee spender. */
+    directPayment: Address;
+    /** Largest fee (atomic units); default: the platform's published schedule applied to the amount. */
+    maxFee?: bigint;
+    /** Longest validity of the payment authorization in seconds (default 600). */
+    maxTimeoutSeconds?: number;
+    permitNonce?: bigint;
+    publicClient?: PublicClient;
+    nowSeconds?: number;
+    nonce?: Hex;
+  },
 ): Promise<DirectStablecoinAgreement> {
-  const accept = requirements.accept;
+  let accept: PaymentRequirements;
+  try {
+    accept = parseRequirements(requirements.accept, "accept");
+  } catch (cause) {
+    throw new ClientError(
+      "PACKAGE_INVALID",
+      `payment requirements are invalid: ${(cause as Error).message}`,
+      {},
+      { cause },
+    );
+  }
+  const maxTimeout = options.maxTimeoutSeconds ?? 600;
+  if (accept.maxTimeoutSeconds > maxTimeout) {
+    throw new ClientError("PACKAGE_INVALID", `maxTimeoutSeconds ${accept.maxTimeoutSeconds} is above ${maxTimeout}`, {
+      maxTimeoutSeconds: accept.maxTimeoutSeconds,
+    });
+  }
   if (accept.scheme !== "exact")
     throw new ClientError("PACKAGE_INVALID", `scheme ${accept.scheme} is not supported`, {});
   const { token, domain } = domainFromRequirements(accept);
@@ -57,6 +110,16 @@ export async function buildDirectStablecoinAgreement(
       spender: requirements.fee.spender,
     });
   }
+  if (getAddress(requirements.fee.spender) !== getAddress(options.directPayment)) {
+    throw new ClientError(
+      "PACKAGE_MISMATCH",
+      `fee spender ${requirements.fee.spender} is not the DirectPayment contract ${options.directPayment}`,
+      {
+        spender: requirements.fee.spender,
+        expected: options.directPayment,
+      },
+    );
+  }
   const amount = BigInt(accept.amount);
   if (amount === 0n || amount > options.maxAmount) {
     throw new ClientError("AMOUNT_ABOVE_CAP", `amount ${amount} is zero or above the cap ${options.maxAmount}`, {
@@ -64,11 +127,12 @@ export async function buildDirectStablecoinAgreement(
       cap: options.maxAmount,
     });
   }
-  const fee = directPaymentFee(amount, {
-    bps: requirements.fee.bps,
-    fixedFee: BigInt(requirements.fee.fixedFee),
-    minFee: BigInt(requirements.fee.minFee),
-  });
+  const schedule = parseSchedule(requirements.fee);
+  const fee = directPaymentFee(amount, schedule);
+  const maxFee = options.maxFee ?? directPaymentFee(amount, DEFAULT_DIRECT_FEE_SCHEDULE);
+  if (fee > maxFee) {
+    throw new ClientError("AMOUNT_ABOVE_CAP", `fee ${fee} is above the cap ${maxFee}`, { fee, cap: maxFee });
+  }
   if (fee !== BigInt(requirements.fee.amount)) {
     throw new ClientError(
       "FEE_MISMATCH",

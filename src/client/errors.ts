@@ -9,7 +9,8 @@ export type ClientErrorCode =
   | "SIGNER_MISMATCH"
   | "FEE_MISMATCH"
   | "CHAIN_MISMATCH"
-  | "NO_ACCOUNT";
+  | "NO_ACCOUNT"
+  | "TRANSACTION_REVERTED";
 
 /** An activation package, payment requirement or call this client refuses, before signing or sending. */
 export class ClientError extends AgentEscrowError<ClientErrorCode> {}

@@ -59,7 +59,13 @@ async function send(
     account: wallet.account,
     chain: wallet.chain,
   } as Parameters<WalletClient["writeContract"]>[0]);
-  await client.waitForTransactionReceipt({ hash });
+  const receipt = await client.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") {
+    throw new ClientError("TRANSACTION_REVERTED", `${functionName} reverted in transaction ${hash}`, {
+      hash,
+      functionName,
+    });
+  }
   return hash;
 }
 
@@ -180,6 +186,11 @@ export async function waitForActive(options: {
 }): Promise<ActivationOutcome> {
   const timeoutMs = options.timeoutMs ?? 180_000;
   const pollMs = options.pollMs ?? 2_000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0 || !Number.isFinite(pollMs) || pollMs < 0) {
+    throw new RangeError(
+      `waitForActive: timeoutMs and pollMs must be finite and non-negative (${timeoutMs}, ${pollMs})`,
+    );
+  }
   const sleep = options.sleep ?? ((ms) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = options.now ?? Date.now;
   const started = now();

@@ -141,8 +141,9 @@ export function decodePaymentResponse(header: string): SettleResponse {
   if (v.transaction !== undefined && typeof v.transaction !== "string") {
     fail("paymentResponse.transaction", "must be a string", v.transaction);
   }
-  if (v.success && !isHex(v.transaction))
-    fail("paymentResponse.transaction", "must be a transaction hash", v.transaction);
+  if (v.success && !(isHex(v.transaction) && (v.transaction as string).length === 66)) {
+    fail("paymentResponse.transaction", "must be a 32-byte transaction hash", v.transaction);
+  }
   if (v.payer !== undefined) address(v.payer, "paymentResponse.payer");
   if (v.requirements !== undefined) parseRequirements(v.requirements, "paymentResponse.requirements");
   return { ...v, transaction: (v.transaction as string | undefined) ?? "" } as SettleResponse;

@@ -34,9 +34,10 @@ function lookup(headers: HeaderSource, name: string, caseInsensitive = true): st
 
 /** The first inbound payment header present, in alias priority order, or `undefined`. */
 export function readPaymentHeader(headers: HeaderSource): { name: string; value: string } | undefined {
-  // Exact names first (frameworks that keep the sender's case), then any case.
-  for (const caseInsensitive of [false, true]) {
-    for (const name of PAYMENT_HEADER_ALIASES) {
+  // Alias by alias in the documented order: the exact name first (frameworks that keep the
+  // sender's case), then the name in any case, before moving on to the next alias.
+  for (const name of PAYMENT_HEADER_ALIASES) {
+    for (const caseInsensitive of [false, true]) {
       const value = lookup(headers, name, caseInsensitive);
       if (value !== undefined && value.trim() !== "") return { name, value };
     }

@@ -26,9 +26,13 @@ export async function signExactPayment(
   options: { nowSeconds?: number; nonce?: Hex; nonceGuard?: NonceGuard } = {},
 ): Promise<ExactPayload> {
   const nonce = (options.nonce ?? randomNonce()).toLowerCase() as Hex;
+  if (!/^0x[0-9a-f]{64}$/.test(nonce))
+    throw new X402Error("PAYLOAD_INVALID", "the nonce must be 32 bytes of hex", { nonce });
   if (options.nonceGuard?.has(nonce)) {
     throw new X402Error("NONCE_REUSED", `nonce ${nonce} was already signed`, { nonce });
   }
+  // Claimed before signing, so two concurrent calls cannot both sign it.
+  options.nonceGuard?.add(nonce);
   const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
   const authorization = {
     from: signer.address,
@@ -87,11 +91,12 @@ export function x402Payer(signer: TypedDataSigner, policy: PaymentPolicy, option
   const signed = new Set<Hex>();
   return async (
     paymentRequiredHeader: string,
-    overrides: { nowSeconds?: number; nonce?: Hex } = {},
+    overrides: { nowSeconds?: number; nonce?: Hex; expectedAmount?: bigint } = {},
   ): Promise<{ headerName: string; headerValue: string; payment: ExactPayload; selected: SelectedPayment }> => {
     const required: PaymentRequired = decodePaymentRequired(paymentRequiredHeader);
-    const selected = selectPayment(required, policy);
-    const payment = await signExactPayment(signer, selected, { ...overrides, nonceGuard: signed });
+    const { expectedAmount, ...signing } = overrides;
+    const selected = selectPayment(required, policy, expectedAmount === undefined ? {} : { expectedAmount });
+    const payment = await signExactPayment(signer, selected, { ...signing, nonceGuard: signed });
     return options.style === "v2"
       ? {
           headerName: HEADERS.paymentSignature,

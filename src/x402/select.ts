@@ -1,5 +1,12 @@
 import { type Address, getAddress, isAddress } from "viem";
-import { type ChainInfo, findChain, findToken, parseCaip2, type TokenInfo } from "../chains/index.ts";
+import {
+  type ChainInfo,
+  ChainRegistryError,
+  findChain,
+  findToken,
+  parseCaip2,
+  type TokenInfo,
+} from "../chains/index.ts";
 import type { TokenDomainFields } from "../eip712/index.ts";
 import { X402Error } from "./errors.ts";
 import type { PaymentRequired, PaymentRequirements } from "./types.ts";
@@ -12,7 +19,12 @@ export type PaymentPolicy = {
   readonly chainIds?: readonly number[];
   /** Allow testnet tokens whose EIP-712 domain the registry has not confirmed (default false). */
   readonly allowUnconfirmedDomains?: boolean;
+  /** Longest validity the wallet signs for, in seconds (default 600). */
+  readonly maxTimeoutSeconds?: number;
 };
+
+/** Default cap on an acceptance's `maxTimeoutSeconds`. */
+export const DEFAULT_MAX_TIMEOUT_SECONDS = 600;
 
 /** An acceptance the wallet can pay, with everything needed to sign it. */
 export type SelectedPayment = {
@@ -76,7 +88,11 @@ export function domainFromRequirements(
  * with the registry's domain, and an amount within the policy's cap. Throws
  * `NO_ACCEPTABLE_REQUIREMENTS` with the reason each acceptance was refused.
  */
-export function selectPayment(required: PaymentRequired, policy: PaymentPolicy): SelectedPayment {
+export function selectPayment(
+  required: PaymentRequired,
+  policy: PaymentPolicy,
+  options: { expectedAmount?: bigint } = {},
+): SelectedPayment {
   const refusals: { index: number; code: string; reason: string }[] = [];
   for (const [index, requirements] of required.accepts.entries()) {
     try {
@@ -90,7 +106,28 @@ export function selectPayment(required: PaymentRequired, policy: PaymentPolicy):
       if (!isAddress(requirements.payTo, { strict: false })) {
         throw new X402Error("PAYLOAD_INVALID", `payTo ${requirements.payTo} is not an address`, {});
       }
+      const maxTimeout = policy.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS;
+      if (
+        !Number.isSafeInteger(requirements.maxTimeoutSeconds) ||
+        requirements.maxTimeoutSeconds <= 0 ||
+        requirements.maxTimeoutSeconds > maxTimeout
+      ) {
+        throw new X402Error(
+          "PAYLOAD_INVALID",
+          `maxTimeoutSeconds ${String(requirements.maxTimeoutSeconds)} is not within 1..${maxTimeout}`,
+          {},
+        );
+      }
+      if (typeof requirements.amount !== "string" || !/^(0|[1-9][0-9]*)$/.test(requirements.amount)) {
+        throw new X402Error("PAYLOAD_INVALID", `amount ${String(requirements.amount)} is not a decimal string`, {});
+      }
       const amount = BigInt(requirements.amount);
+      if (options.expectedAmount !== undefined && amount !== options.expectedAmount) {
+        throw new X402Error("AMOUNT_ABOVE_CAP", `amount ${amount} is not the expected ${options.expectedAmount}`, {
+          amount,
+          expected: options.expectedAmount,
+        });
+      }
       const cap = policy.maxAmount[token.symbol];
       if (cap === undefined || amount > cap) {
         throw new X402Error("AMOUNT_ABOVE_CAP", `amount ${amount} ${token.symbol} is above the cap ${cap ?? 0n}`, {
@@ -100,7 +137,8 @@ export function selectPayment(required: PaymentRequired, policy: PaymentPolicy):
       }
       return { requirements, chain, token, amount, payTo: getAddress(requirements.payTo), domain };
     } catch (error) {
-      if (!(error instanceof X402Error)) throw error;
+      // A non-EVM or malformed network is a refusal of that acceptance, not of the whole challenge.
+      if (!(error instanceof X402Error) && !(error instanceof ChainRegistryError)) throw error;
       refusals.push({ index, code: error.code, reason: error.message });
     }
   }

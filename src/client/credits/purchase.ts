@@ -1,4 +1,5 @@
 import type { Address, Hex } from "viem";
+import { decodePaymentPayload } from "../../x402/decode.ts";
 import { CreditsError } from "./errors.ts";
 import { validateCreditPack } from "./packs.ts";
 
@@ -27,7 +28,10 @@ export interface PaymentHeader {
  * Turns the raw (base64) `PAYMENT-REQUIRED` challenge into a signed payment header: decoding,
  * choosing an acceptance and signing the authorization are its job, not this client's.
  */
-export type PayChallenge = (paymentRequiredHeader: string) => Promise<PaymentHeader>;
+export type PayChallenge = (
+  paymentRequiredHeader: string,
+  context: { readonly expectedAmount: bigint; readonly requestId: string },
+) => Promise<PaymentHeader>;
 
 /** Options of {@link purchaseCredits}. */
 export interface PurchaseCreditsOptions {
@@ -47,6 +51,12 @@ export interface PurchaseCreditsOptions {
   readonly fetch?: typeof fetch;
   /** Called once, with the challenge, to obtain the payment header. */
   readonly pay: PayChallenge;
+  /**
+   * A payment header signed by an earlier call with the same `requestId` (from the
+   * `PURCHASE_RETRIES_EXHAUSTED` error's `details.payment`): resume with it instead of signing a
+   * second payment.
+   */
+  readonly payment?: PaymentHeader;
   /**
    * Upper bound on POSTs, the unpaid challenge request included ({@link DEFAULT_MAX_ATTEMPTS} by
    * default). A paid purchase needs at least 2.
@@ -195,6 +205,23 @@ async function rejected(response: Response, requestId: string, attempts: number)
   });
 }
 
+/** The signed payment must move exactly the pack's price; anything else is refused before it is sent. */
+function checkPaidAmount(payment: PaymentHeader, expected: bigint): PaymentHeader {
+  let value: string;
+  try {
+    value = decodePaymentPayload(payment.headerValue).authorization.value;
+  } catch (cause) {
+    throw protocolError("the payment header is not a readable x402 payment", { headerName: payment.headerName }, cause);
+  }
+  if (BigInt(value) !== expected) {
+    throw protocolError(`the payment moves ${value} but the pack costs ${expected}`, {
+      paid: value,
+      expected: expected.toString(),
+    });
+  }
+  return payment;
+}
+
 /**
  * Buy a credit pack over the x402 v2 header handshake: POST, answer the 402 challenge once
  * through `pay`, and retry with the payment header. Every attempt repeats the same body and
@@ -216,7 +243,9 @@ export async function purchaseCredits(options: PurchaseCreditsOptions): Promise<
   const { signal } = options;
   const body = JSON.stringify(requestBody(options, pack.credits, requestId));
 
-  let payment: PaymentHeader | undefined;
+  let payment: PaymentHeader | undefined = options.payment
+    ? checkPaidAmount(checkPaymentHeader(options.payment, options.paymentHeaderName), pack.usdcAmount)
+    : undefined;
   let attempts = 0;
   let backoffRetries = 0;
   let waitFirst = false;
@@ -232,7 +261,8 @@ export async function purchaseCredits(options: PurchaseCreditsOptions): Promise<
 
     let response: Response;
     try {
-      response = await fetchImpl(url, { method: "POST", headers, body, signal });
+      // No redirects: the payment header must reach the purchase route and nothing else.
+      response = await fetchImpl(url, { method: "POST", headers, body, signal, redirect: "error" });
     } catch (error) {
       if (signal?.aborted) throw error;
       lastStatus = null;
@@ -271,7 +301,8 @@ export async function purchaseCredits(options: PurchaseCreditsOptions): Promise<
       lastStatus = status;
       lastError = undefined;
       if (attempts >= maxAttempts) break; // No attempt left to send the payment: do not sign it.
-      payment = checkPaymentHeader(await options.pay(challenge), options.paymentHeaderName);
+      const signed = await options.pay(challenge, { expectedAmount: pack.usdcAmount, requestId });
+      payment = checkPaidAmount(checkPaymentHeader(signed, options.paymentHeaderName), pack.usdcAmount);
       waitFirst = false;
       continue;
     }
@@ -282,7 +313,8 @@ export async function purchaseCredits(options: PurchaseCreditsOptions): Promise<
   throw new CreditsError(
     "PURCHASE_RETRIES_EXHAUSTED",
     `credit purchase not confirmed after ${attempts} attempts (last status ${lastStatus ?? "network error"})`,
-    { attempts, lastStatus, requestId, paid: payment !== undefined },
+    // `payment` lets the caller resume with the same authorization instead of paying twice.
+    { attempts, lastStatus, requestId, paid: payment !== undefined, ...(payment ? { payment } : {}) },
     lastError === undefined ? undefined : { cause: lastError },
   );
 }
