@@ -60,7 +60,22 @@ const liveNetworks = Object.fromEntries(
   }),
 );
 
+// Hardhat has no hardfork history for these chains, and a fork must know which rules the blocks
+// it replays use. Forked runs (FORK_URL_*) fork a recent block, so every block is executed with
+// the rules in force now: Isthmus on OP-stack chains, Cancun (the contracts' target) elsewhere.
+const chainDescriptors = Object.fromEntries(
+  CHAINS.map((chain) => [
+    chain.chainId,
+    {
+      name: chain.name,
+      chainType: chain.chainType,
+      hardforkHistory: { [chain.chainType === "op" ? "isthmus" : "cancun"]: { timestamp: 0 } },
+    },
+  ]),
+);
+
 export default defineConfig({
+  chainDescriptors,
   plugins: [hardhatViem, hardhatNetworkHelpers, hardhatIgnitionViem, hardhatKeystore, hardhatVerify],
   solidity: {
     // Both profiles compile identically: the bytecode, and so every CREATE2 address, is the same

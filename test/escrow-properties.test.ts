@@ -10,6 +10,11 @@ import { type EscrowFixture, escrowFixture, type Role } from "./support/escrow-f
 
 /** Sequences run in CI. Raise with PROPERTY_RUNS for a longer soak. */
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 1_000);
+/**
+ * A fixed seed keeps CI reproducible; `PROPERTY_SEED=random` explores new sequences (fast-check
+ * prints the seed of any failure), `PROPERTY_SEED=<n>` replays one.
+ */
+const SEED = process.env.PROPERTY_SEED === "random" ? undefined : Number(process.env.PROPERTY_SEED ?? 20_261_122);
 const AGREEMENTS = 2;
 
 type Action =
@@ -303,7 +308,7 @@ it(`holds the accounting invariants over ${RUNS} random action sequences and nev
         await drain(ledger, terms);
       },
     ),
-    { numRuns: RUNS, seed: process.env.PROPERTY_SEED ? Number(process.env.PROPERTY_SEED) : undefined },
+    { numRuns: RUNS, ...(SEED === undefined ? {} : { seed: SEED }) },
   );
   expect(runs).toBe(RUNS);
   process.stderr.write(
