@@ -2,14 +2,17 @@
 // Circle's real FiatToken on the in-process Base chain (chain id 8453) and prints, per step, the
 // transaction's total gas and calldata bytes, next to the floor of a bare USDC transfer. Writes
 // the figures to gas-report.json so changes can be compared.
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Hex } from "viem";
 import { agentEscrowAbi, directPaymentAbi, fiatTokenAbi } from "../src/abi/index.ts";
 import {
   type Authorization,
+  agreementId,
   directPaymentFeePermitDeadline,
+  encodeActivation,
   encodeTerms,
   signAuthorization,
+  signFinalUsage,
   signUsageVoucher,
 } from "../src/eip712/index.ts";
 import { escrowFixture, FAR_FUTURE } from "../test/support/escrow-fixture.ts";
@@ -87,20 +90,21 @@ try {
   }
 
   // --- activation ------------------------------------------------------------------------
-  const activateWith = async (useReceive: boolean) => {
+  {
     const terms = await f.terms();
-    const auth = await f.fundingAuth(terms, { useReceive });
-    return { terms, r: await f.write("relayer", escrowCall("activate", [encodeTerms(terms), auth])) };
-  };
-  record("activate (TransferWithAuthorization)", (await activateWith(false)).r);
-  record("activate (ReceiveWithAuthorization)", (await activateWith(true)).r);
+    const auth = await f.fundingAuth(terms);
+    record(
+      "activate (ReceiveWithAuthorization)",
+      await f.write("relayer", escrowCall("activate", [encodeActivation(terms, auth)])),
+    );
+  }
   {
     const terms = await f.terms({ upfrontFee: 2_000_000n });
     const auth = await f.fundingAuth(terms);
     const permit = await f.feePermit(accounts.buyer, terms.upfrontFee);
     record(
       "activateWithFeePermit (deposit + upfront fee)",
-      await f.write("relayer", escrowCall("activateWithFeePermit", [encodeTerms(terms), auth, permit])),
+      await f.write("relayer", escrowCall("activateWithFeePermit", [encodeActivation(terms, auth), permit])),
     );
   }
 
@@ -184,11 +188,12 @@ try {
       "settle (seller blacklisted: payout deferred)",
       await f.write("other", escrowCall("settle", [encodeTerms(terms)])),
     );
+    // A frozen balance stays frozen until the issuer lifts the blacklisting.
+    await token.unBlacklist(accounts.seller.address);
     record(
       "withdraw (deferred payout to another address)",
       await f.write("seller", escrowCall("withdraw", [usdc.address, accounts.other.address])),
     );
-    await token.unBlacklist(accounts.seller.address);
   }
 
   // --- direct payment -------------------------------------------------------------------------
@@ -241,7 +246,7 @@ try {
   const lifecycle = async (separateComplete: boolean) => {
     const terms = await f.terms();
     const auth = await f.fundingAuth(terms);
-    const steps = [await f.write("relayer", escrowCall("activate", [encodeTerms(terms), auth]))];
+    const steps = [await f.write("relayer", escrowCall("activate", [encodeActivation(terms, auth)]))];
     const id = (await f.publicClient.readContract({
       address: escrow,
       abi: agentEscrowAbi,
@@ -263,6 +268,30 @@ try {
       sellerGot,
     };
   };
+  // The cooperative close: activate, then the seller submits the buyer's final voucher for 60.
+  const cooperative = async () => {
+    const terms = await f.terms();
+    const auth = await f.fundingAuth(terms);
+    const activation = await f.write("relayer", escrowCall("activate", [encodeActivation(terms, auth)]));
+    const id = agreementId(terms, f.escrowDomain());
+    const signature = await signFinalUsage(accounts.buyer, f.escrowDomain(), { agreementId: id, usage: 60_000_000n });
+    const sellerBefore = await token.balanceOf(accounts.seller.address);
+    const buyerBefore = await token.balanceOf(accounts.buyer.address);
+    const close = await f.write(
+      "seller",
+      escrowCall("closeWithFinalVoucher", [encodeTerms(terms), 60_000_000n, signature]),
+    );
+    return {
+      close,
+      gas: Number(activation.gasUsed + close.gasUsed),
+      calldataBytes: activation.calldataBytes + close.calldataBytes,
+      sellerGot: (await token.balanceOf(accounts.seller.address)) - sellerBefore,
+      buyerGot: (await token.balanceOf(accounts.buyer.address)) - buyerBefore,
+    };
+  };
+  const coop = await cooperative();
+  record("closeWithFinalVoucher (seller paid, fee credited, buyer refunded)", coop.close);
+
   const merged = await lifecycle(false);
   const separate = await lifecycle(true);
   rows.push({
@@ -277,15 +306,56 @@ try {
     calldataBytes: separate.calldataBytes,
     note: `${separate.transactions} tx`,
   });
+  rows.push({
+    step: "lifecycle: activate 100 + cooperative close at 60 (final voucher)",
+    gas: coop.gas,
+    calldataBytes: coop.calldataBytes,
+    note: `2 tx; seller received ${coop.sellerGot}, buyer refunded ${coop.buyerGot}`,
+  });
 
+  // Compare row by row with the report this run replaces (rows are matched by name).
+  const out = process.env.GAS_REPORT ?? "gas-report.json";
+  const previous = new Map<string, Row>();
+  if (existsSync(out)) {
+    for (const r of (JSON.parse(readFileSync(out, "utf8")) as { rows: Row[] }).rows) previous.set(r.step, r);
+  }
+  const delta = (now: number, before: number | undefined) =>
+    before === undefined ? "new" : now === before ? "=" : `${now > before ? "+" : ""}${now - before}`;
   const width = Math.max(...rows.map((r) => r.step.length));
-  console.log(`\n${"step".padEnd(width)}  ${"gas".padStart(9)}  ${"calldata".padStart(8)}`);
+  console.log(
+    `\n${"step".padEnd(width)}  ${"gas".padStart(9)}  ${"Δgas".padStart(7)}  ${"calldata".padStart(8)}  ${"Δbytes".padStart(6)}`,
+  );
   for (const r of rows) {
+    const p = previous.get(r.step);
     console.log(
-      `${r.step.padEnd(width)}  ${String(r.gas).padStart(9)}  ${String(r.calldataBytes).padStart(8)}${r.note ? `  ${r.note}` : ""}`,
+      `${r.step.padEnd(width)}  ${String(r.gas).padStart(9)}  ${delta(r.gas, p?.gas).padStart(7)}  ${String(r.calldataBytes).padStart(8)}  ${delta(r.calldataBytes, p?.calldataBytes).padStart(6)}${r.note ? `  ${r.note}` : ""}`,
     );
   }
-  const out = process.env.GAS_REPORT ?? "gas-report.json";
+  const gone = [...previous.keys()].filter((step) => !rows.some((r) => r.step === step));
+  if (gone.length > 0) console.log(`\nrows no longer measured: ${gone.join("; ")}`);
+
+  // Targets (docs/gas.md).
+  const row = (step: string) => rows.find((r) => r.step === step);
+  const targets: { what: string; value: number | undefined; below: number }[] = [
+    {
+      what: "cooperative lifecycle gas",
+      value: row("lifecycle: activate 100 + cooperative close at 60 (final voucher)")?.gas,
+      below: 227_000,
+    },
+    {
+      what: "cooperative lifecycle calldata bytes",
+      value: row("lifecycle: activate 100 + cooperative close at 60 (final voucher)")?.calldataBytes,
+      below: 1_100,
+    },
+    { what: "activation gas", value: row("activate (ReceiveWithAuthorization)")?.gas, below: 120_000 },
+    { what: "settle gas", value: row("settle (seller, fee recipient, buyer paid)")?.gas, below: 100_000 },
+    { what: "batched usage entry gas (of 100)", value: row("recordUsageBatch: per entry of 100")?.gas, below: 10_000 },
+  ];
+  console.log("\ntargets:");
+  for (const t of targets) {
+    const met = t.value !== undefined && t.value < t.below;
+    console.log(`  ${t.what}: ${t.value} < ${t.below}: ${met ? "met" : `missed by ${(t.value ?? 0) - t.below + 1}`}`);
+  }
   writeFileSync(
     out,
     `${JSON.stringify({ chain: "base (in-process, chain id 8453)", token: "USDC (FiatToken v2.2)", rows }, null, 2)}\n`,

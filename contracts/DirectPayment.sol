@@ -74,6 +74,9 @@ contract DirectPayment is Ownable2Step, ReentrancyGuardTransient {
     error FeeAboveSigned(uint256 fee, uint256 signedMax);
     error FeeAboveCap(string field, uint256 value, uint256 cap);
     error FeePermitInvalid(bytes32 paymentNonce);
+    /// @notice Ownership cannot be renounced: fee schedules and the fee recipient must always
+    /// have someone to maintain them.
+    error RenounceDisabled();
 
     bytes32 internal constant PERMIT_TYPEHASH = keccak256(
         "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
@@ -149,6 +152,11 @@ contract DirectPayment is Ownable2Step, ReentrancyGuardTransient {
         if (minFee > MAX_MIN_FEE) revert FeeAboveCap("minFee", minFee, MAX_MIN_FEE);
         feeSchedules[token] = FeeSchedule(enabled, bps, fixedFee, minFee);
         emit FeeScheduleSet(token, enabled, bps, fixedFee, minFee);
+    }
+
+    /// @notice Always reverts; ownership can only be transferred (two steps).
+    function renounceOwnership() public pure override {
+        revert RenounceDisabled();
     }
 
     /// @notice Change where fees go.

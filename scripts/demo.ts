@@ -4,19 +4,23 @@
 //   1. a gasless x402 payment: the agent signs a TransferWithAuthorization, a relayer submits it;
 //   2. a bilateral escrow: package verified and signed by the buyer, activation by the relayer,
 //      metered usage in a batch with completion, challenge window, settlement;
-//   3. a direct stablecoin payment with the platform fee collected by permit.
+//   3. a cooperative close: the buyer signs its final usage, the recorder closes and settles at
+//      once, with no challenge window;
+//   4. a direct stablecoin payment with the platform fee collected by permit.
 import { type Address, formatUnits, type Hex, keccak256, type PublicClient, toHex, type WalletClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { directPaymentAbi } from "../src/abi/index.ts";
 import { getChainByKey, getToken } from "../src/chains/index.ts";
 import {
   buildDirectStablecoinAgreement,
+  closeWithFinalVoucher,
   directPaymentCall,
   previewSettlement,
   readEscrowStatus,
   recordUsageBatch,
   settleAgreement,
   signActivation,
+  signFinalVoucher,
   submitActivation,
   verifyActivationPackage,
   waitForActive,
@@ -156,8 +160,47 @@ try {
     `status ${(await readEscrowStatus(client, escrow, terms)).status}; seller ${fmt(await token.balanceOf(seller))}, agent ${fmt(await token.balanceOf(agent.address))}`,
   );
 
-  // 3. direct payment ---------------------------------------------------------------------------
-  console.log("\n3. direct stablecoin payment, fee 2% + $0.003 (min $0.10) by permit");
+  // 3. cooperative close ----------------------------------------------------------------------
+  console.log("\n3. cooperative close: deposit 20, the buyer signs its final usage of 12, one transaction settles");
+  const later = Number((await client.getBlock()).timestamp);
+  const closing: Terms = { ...terms, deposit: 20_000_000n, salt: keccak256(toHex(`demo-close-${later}`)) };
+  const closingVerified = await verifyActivationPackage(
+    {
+      ...pkg,
+      agreementId: agreementId(closing, { chainId: base.chainId, escrow }),
+      terms: { ...pkg.terms, deposit: "20000000", salt: closing.salt },
+    },
+    {
+      buyer: agent.address,
+      escrow,
+      chainId: base.chainId,
+      parties: { seller, recorder: closing.recorder, arbiter: closing.arbiter },
+      maxDeposit: { USDC: 100_000_000n },
+    },
+    client,
+  );
+  const closingSigned = await signActivation(agent, closingVerified, { validBefore: BigInt(later + 600) });
+  await sent(client, await submitActivation(relayer, client, escrow, closingSigned), "relayer activated");
+  const finalVoucher = await signFinalVoucher(
+    agent,
+    { chainId: base.chainId, escrow },
+    closingVerified.id,
+    12_000_000n,
+  );
+  line("", "buyer signed its final usage voucher for 12 USDC");
+  const before = { seller: await token.balanceOf(seller), agent: await token.balanceOf(agent.address) };
+  await sent(
+    client,
+    await closeWithFinalVoucher(recorder, client, escrow, closing, 12_000_000n, finalVoucher),
+    "recorder closed and settled",
+  );
+  line(
+    "",
+    `status ${(await readEscrowStatus(client, escrow, closing)).status}; seller +${fmt((await token.balanceOf(seller)) - before.seller)}, agent refunded ${fmt((await token.balanceOf(agent.address)) - before.agent)}`,
+  );
+
+  // 4. direct payment ---------------------------------------------------------------------------
+  console.log("\n4. direct stablecoin payment, fee 2% + $0.003 (min $0.10) by permit");
   const amount = 20_000_000n;
   const built = await buildDirectStablecoinAgreement(
     agent,

@@ -1,7 +1,7 @@
 // The client binding against the deployed escrow and direct-payment contracts on the Base-faithful
 // chain with Circle's real USDC: the buyer verifies and signs an activation package locally, a
 // relayer submits it, and every refusal happens before anything is signed.
-import { keccak256, toHex } from "viem";
+import { keccak256, toHex, verifyTypedData } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { directPaymentAbi } from "../src/abi/index.ts";
 import {
@@ -24,7 +24,7 @@ import {
   waitForActive,
   withdraw,
 } from "../src/client/index.ts";
-import { agreementId, type Terms } from "../src/eip712/index.ts";
+import { agreementId, receiveWithAuthorizationTypes, type Terms } from "../src/eip712/index.ts";
 import { directPaymentFee } from "../src/fees.ts";
 import { type EscrowFixture, escrowFixture } from "./support/escrow-fixture.ts";
 
@@ -71,7 +71,24 @@ describe("buyer: activation package", () => {
       publicClient: f.publicClient,
     });
     expect(signed.feePermit?.value).toBe("2000000");
-    expect(signed.fundingAuthorization.useReceive).toBe(true);
+    // The receive form, which only the escrow can execute.
+    expect(
+      await verifyTypedData({
+        address: terms.buyer,
+        domain: { ...verified.tokenDomain },
+        types: receiveWithAuthorizationTypes,
+        primaryType: "ReceiveWithAuthorization",
+        message: {
+          from: terms.buyer,
+          to: f.escrow,
+          value: terms.deposit,
+          validAfter: 0n,
+          validBefore: BigInt(signed.fundingAuthorization.validBefore),
+          nonce: verified.id,
+        },
+        signature: signed.fundingAuthorization.signature,
+      }),
+    ).toBe(true);
     // Outcome before the relayer acts: the backend still submitting without a transaction hash.
     let clock = 0;
     const stuck = await waitForActive({

@@ -159,6 +159,36 @@ describe("pay", () => {
     await pay([c.payment, c.permit]);
   });
 
+  it("a permit sharing its nonce with one that executed draws this payment's fee, at most as signed, from allowance already given", async () => {
+    // The buyer signs payments A and C before either executes: both fee permits carry the same
+    // EIP-2612 nonce. A's permit allows more than A's fee.
+    const cFee = directPaymentFee(4_000_000n);
+    const a = await signed(6_000_000n, { permitValue: directPaymentFee(6_000_000n) + cFee });
+    const c = await signed(4_000_000n);
+    const e = await signed(8_000_000n);
+    const allowance = () =>
+      f.publicClient.readContract({
+        address: a.payment.token,
+        abi: fiatTokenAbi,
+        functionName: "allowance",
+        args: [a.payment.buyer, f.direct],
+      });
+    await pay([a.payment, a.permit]);
+    expect(await allowance()).toBe(cFee);
+    // C's permit can no longer execute, but it is a valid signature for the nonce the token
+    // consumed last, so C goes through: its fee (never above the value the buyer signed for C)
+    // comes from what was left of A's permit.
+    const buyer = await f.token().balanceOf(c.payment.buyer);
+    const feeRecipient = await f.token().balanceOf(f.accounts.feeRecipient.address);
+    await pay([c.payment, c.permit]);
+    expect(buyer - (await f.token().balanceOf(c.payment.buyer))).toBe(4_000_000n + cFee);
+    expect((await f.token().balanceOf(f.accounts.feeRecipient.address)) - feeRecipient).toBe(cFee);
+    expect(await allowance()).toBe(0n);
+    // E (same nonce again) finds no allowance left: it reverts and nothing moves.
+    await expectRevertReason(pay([e.payment, e.permit]), /transfer amount exceeds allowance/);
+    expect(buyer - (await f.token().balanceOf(c.payment.buyer))).toBe(4_000_000n + cFee);
+  });
+
   it("refuses a token without a fee schedule", async () => {
     const { payment, permit } = await signed(2_000_000n);
     const other = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";
@@ -214,6 +244,13 @@ describe("fee schedule administration", () => {
     expect(
       await f.publicClient.readContract({ address: f.direct, abi: directPaymentAbi, functionName: "feeRecipient" }),
     ).toBe(f.accounts.feeRecipient.address);
+  });
+
+  it("ownership cannot be renounced", async () => {
+    await expectRevert(
+      f.write("owner", { address: f.direct, abi: directPaymentAbi, functionName: "renounceOwnership", args: [] }),
+      "RenounceDisabled",
+    );
   });
 
   it("the payment id is the authorization nonce", async () => {

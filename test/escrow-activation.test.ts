@@ -3,7 +3,7 @@
 import { type Address, type Hex, keccak256, parseEventLogs, toHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentEscrowAbi, fiatTokenAbi } from "../src/abi/index.ts";
-import { agreementId, encodeTerms, type Terms, topUpNonce } from "../src/eip712/index.ts";
+import { agreementId, encodeActivation, encodeTerms, type Terms, topUpNonce } from "../src/eip712/index.ts";
 import { type EscrowFixture, escrowFixture } from "./support/escrow-fixture.ts";
 import { expectRevert, expectRevertReason } from "./support/revert.ts";
 
@@ -44,7 +44,7 @@ describe("activate", () => {
     const balance = await f.token().balanceOf(f.escrow);
     const heldBefore = await held(terms.token);
     const auth = await f.fundingAuth(terms);
-    const { hash } = await f.write("relayer", call("activate", [encodeTerms(terms), auth]));
+    const { hash } = await f.write("relayer", call("activate", [encodeActivation(terms, auth)]));
     const id = agreementId(terms, f.escrowDomain());
     expect(await f.token().balanceOf(f.escrow)).toBe(balance + terms.deposit);
     expect(await held(terms.token)).toBe(heldBefore + terms.deposit);
@@ -86,9 +86,15 @@ describe("activate", () => {
     expect(onChain).toBe(agreementId(terms, f.escrowDomain()));
   });
 
-  it("pulls the deposit with ReceiveWithAuthorization", async () => {
+  it("refuses a deposit signed as TransferWithAuthorization: only the receive form activates", async () => {
     const terms = await f.terms();
-    await f.activate(terms, { useReceive: true });
+    const transferForm = await f.fundingAuth(terms, { form: "transfer" });
+    await expectRevertReason(
+      f.write("relayer", call("activate", [encodeActivation(terms, transferForm)])),
+      /FiatTokenV2: invalid signature/,
+    );
+    expect((await view(terms)).status).toBe(0);
+    await f.activate(terms);
     expect((await view(terms)).status).toBe(1);
   });
 
@@ -102,23 +108,49 @@ describe("activate", () => {
     const terms = await f.terms();
     const id = await f.activate(terms);
     const auth = await f.fundingAuth(terms);
-    await expectRevert(f.write("relayer", call("activate", [encodeTerms(terms), auth])), "AgreementExists", [id, 1]);
+    await expectRevert(f.write("relayer", call("activate", [encodeActivation(terms, auth)])), "AgreementExists", [
+      id,
+      1,
+    ]);
   });
 
   it("refuses terms whose upfront fee needs a permit through activate()", async () => {
     const terms = await f.terms({ upfrontFee: 1_000_000n });
     const auth = await f.fundingAuth(terms);
-    await expectRevert(f.write("relayer", call("activate", [encodeTerms(terms), auth])), "UpfrontFeeUnexpected", [
+    await expectRevert(f.write("relayer", call("activate", [encodeActivation(terms, auth)])), "UpfrontFeeUnexpected", [
       1_000_000n,
     ]);
   });
 
-  it("refuses packed terms of the wrong length", async () => {
+  it("refuses packed terms of the wrong length, and an activation with no signature", async () => {
     const terms = await f.terms();
-    const auth = await f.fundingAuth(terms);
-    await expectRevert(f.write("relayer", call("activate", [`${encodeTerms(terms)}00`, auth])), "TermsLengthInvalid", [
-      202n,
+    const packed = encodeActivation(terms, await f.fundingAuth(terms));
+    // Terms, the validity window (2 x 5 bytes) and not a single signature byte.
+    const header = packed.slice(0, 2 + 2 * 211) as Hex;
+    await expectRevert(f.write("relayer", call("activate", [header])), "ActivationLengthInvalid", [211n]);
+    await expectRevert(f.write("other", call("settle", [`${encodeTerms(terms)}00`])), "TermsLengthInvalid", [202n]);
+    await expectRevert(f.write("other", call("settle", [encodeTerms(terms).slice(0, -2)])), "TermsLengthInvalid", [
+      200n,
     ]);
+  });
+
+  it("carries the authorization's validity window exactly, and the token enforces it", async () => {
+    const terms = await f.terms();
+    const now = BigInt(await f.now());
+    // Expired: the token refuses the window the buyer signed.
+    const expired = await f.fundingAuth(terms, { validBefore: now - 1n });
+    await expectRevertReason(
+      f.write("relayer", call("activate", [encodeActivation(terms, expired)])),
+      /authorization is expired/,
+    );
+    // A window narrowed in transit no longer matches the signature.
+    const auth = await f.fundingAuth(terms, { validBefore: now + 3_600n });
+    await expectRevertReason(
+      f.write("relayer", call("activate", [encodeActivation(terms, { ...auth, validBefore: now + 3_599n })])),
+      /invalid signature/,
+    );
+    await f.write("relayer", call("activate", [encodeActivation(terms, auth)]));
+    expect((await view(terms)).status).toBe(1);
   });
 
   const invalid: [string, (t: Terms) => Partial<Terms>, string, (t: Terms) => readonly unknown[]][] = [
@@ -170,7 +202,7 @@ describe("activate", () => {
     const base = await f.terms();
     const terms = { ...base, ...change(base) };
     const auth = await f.fundingAuth(terms);
-    await expectRevert(f.write("relayer", call("activate", [encodeTerms(terms), auth])), error, args(terms));
+    await expectRevert(f.write("relayer", call("activate", [encodeActivation(terms, auth)])), error, args(terms));
   });
 
   it("refuses a service expiry in the past or more than 366 days ahead", async () => {
@@ -178,14 +210,14 @@ describe("activate", () => {
       const now = await f.now();
       const terms = await f.terms({ serviceExpiry: now + offset });
       const auth = await f.fundingAuth(terms);
-      await expectRevert(f.write("relayer", call("activate", [encodeTerms(terms), auth])), "ServiceExpiryInvalid");
+      await expectRevert(f.write("relayer", call("activate", [encodeActivation(terms, auth)])), "ServiceExpiryInvalid");
     }
   });
 
   it("refuses a token that is not allowlisted", async () => {
     const terms = await f.terms({ token: "0x036CbD53842c5426634e7929541eC2318f3dCF7e" });
     const auth = await f.fundingAuth(terms);
-    await expectRevert(f.write("relayer", call("activate", [encodeTerms(terms), auth])), "TokenNotAllowed", [
+    await expectRevert(f.write("relayer", call("activate", [encodeActivation(terms, auth)])), "TokenNotAllowed", [
       terms.token,
     ]);
   });
@@ -197,7 +229,7 @@ describe("activate", () => {
     const huge = await f.terms({ deposit: 2n ** 64n - 1n });
     const auth = await f.fundingAuth(huge);
     await expectRevertReason(
-      f.write("relayer", call("activate", [encodeTerms(huge), auth])),
+      f.write("relayer", call("activate", [encodeActivation(huge, auth)])),
       /transfer amount exceeds balance/,
     );
     expect((await view(huge)).status).toBe(0);
@@ -210,7 +242,7 @@ describe("signatures bind to exactly one agreement, chain and escrow", () => {
     const other = { ...terms, salt: keccak256(toHex("other")) };
     const auth = await f.fundingAuth(other);
     await expectRevertReason(
-      f.write("relayer", call("activate", [encodeTerms(terms), auth])),
+      f.write("relayer", call("activate", [encodeActivation(terms, auth)])),
       /FiatTokenV2: invalid signature/,
     );
   });
@@ -220,7 +252,7 @@ describe("signatures bind to exactly one agreement, chain and escrow", () => {
     const nonce = agreementId(terms, { chainId: 10, escrow: f.escrow });
     const auth = await f.fundingAuth(terms, { nonce });
     await expectRevertReason(
-      f.write("relayer", call("activate", [encodeTerms(terms), auth])),
+      f.write("relayer", call("activate", [encodeActivation(terms, auth)])),
       /FiatTokenV2: invalid signature/,
     );
   });
@@ -233,7 +265,7 @@ describe("signatures bind to exactly one agreement, chain and escrow", () => {
     });
     const auth = await f.fundingAuth(terms, { nonce });
     await expectRevertReason(
-      f.write("relayer", call("activate", [encodeTerms(terms), auth])),
+      f.write("relayer", call("activate", [encodeActivation(terms, auth)])),
       /FiatTokenV2: invalid signature/,
     );
   });
@@ -242,7 +274,7 @@ describe("signatures bind to exactly one agreement, chain and escrow", () => {
     const terms = await f.terms();
     const auth = await f.fundingAuth(terms, { signer: f.accounts.other });
     await expectRevertReason(
-      f.write("relayer", call("activate", [encodeTerms(terms), auth])),
+      f.write("relayer", call("activate", [encodeActivation(terms, auth)])),
       /FiatTokenV2: invalid signature/,
     );
   });
@@ -251,7 +283,7 @@ describe("signatures bind to exactly one agreement, chain and escrow", () => {
     const terms = await f.terms();
     const auth = await f.fundingAuth(terms, { validBefore: BigInt(await f.now()) });
     await expectRevertReason(
-      f.write("relayer", call("activate", [encodeTerms(terms), auth])),
+      f.write("relayer", call("activate", [encodeActivation(terms, auth)])),
       /authorization is expired/,
     );
   });
@@ -270,15 +302,14 @@ describe("front-running", () => {
       args: [terms.buyer, f.escrow, permit.value, permit.deadline, permit.signature],
     });
     const feeBefore = await f.token().balanceOf(terms.feeRecipient);
-    await f.write("relayer", call("activateWithFeePermit", [encodeTerms(terms), auth, permit]));
+    await f.write("relayer", call("activateWithFeePermit", [encodeActivation(terms, auth), permit]));
     expect((await view(terms)).status).toBe(1);
     expect(await f.token().balanceOf(terms.feeRecipient)).toBe(feeBefore + terms.upfrontFee);
   });
 
-  it("a deposit authorization submitted directly to the token leaves recoverable, unaccounted funds", async () => {
+  it("tokens sent to the escrow by mistake are unaccounted, and only those can be returned", async () => {
     const terms = await f.terms();
-    const auth = await f.fundingAuth(terms);
-    const id = agreementId(terms, f.escrowDomain());
+    await f.activate(terms);
     const unaccounted = () =>
       f.publicClient.readContract({
         address: f.escrow,
@@ -287,37 +318,32 @@ describe("front-running", () => {
         args: [terms.token],
       });
     const before = await unaccounted();
-    // Front-run: the authorization executes on the token, outside the escrow.
-    await f.write("other", {
+    await f.write("buyer", {
       address: terms.token,
       abi: fiatTokenAbi,
-      functionName: "transferWithAuthorization",
-      args: [terms.buyer, f.escrow, terms.deposit, auth.validAfter, auth.validBefore, id, auth.signature],
+      functionName: "transfer",
+      args: [f.escrow, 5_000_000n],
     });
-    await expectRevertReason(
-      f.write("relayer", call("activate", [encodeTerms(terms), auth])),
-      /authorization is used or canceled/,
-    );
-    expect(await unaccounted()).toBe(before + terms.deposit);
-    // Only the unaccounted amount can be returned to the buyer; escrowed funds cannot.
+    expect(await unaccounted()).toBe(before + 5_000_000n);
+    // Escrowed funds cannot be moved this way, by the owner or anyone.
     await expectRevert(
-      f.write("owner", call("recoverUnaccounted", [terms.token, terms.buyer, before + terms.deposit + 1n])),
+      f.write("owner", call("recoverUnaccounted", [terms.token, terms.buyer, before + 5_000_001n])),
       "NotUnaccounted",
-      [terms.token, before + terms.deposit + 1n, before + terms.deposit],
+      [terms.token, before + 5_000_001n, before + 5_000_000n],
     );
     await expectRevert(
-      f.write("other", call("recoverUnaccounted", [terms.token, terms.buyer, terms.deposit])),
+      f.write("other", call("recoverUnaccounted", [terms.token, terms.buyer, 5_000_000n])),
       "OwnableUnauthorizedAccount",
     );
     const buyerBefore = await f.token().balanceOf(terms.buyer);
-    await f.write("owner", call("recoverUnaccounted", [terms.token, terms.buyer, terms.deposit]));
-    expect(await f.token().balanceOf(terms.buyer)).toBe(buyerBefore + terms.deposit);
+    await f.write("owner", call("recoverUnaccounted", [terms.token, terms.buyer, 5_000_000n]));
+    expect(await f.token().balanceOf(terms.buyer)).toBe(buyerBefore + 5_000_000n);
     expect(await unaccounted()).toBe(before);
   });
 
-  it("a ReceiveWithAuthorization deposit cannot be front-run: only the escrow may submit it", async () => {
+  it("a deposit signature cannot be front-run: only the escrow may submit it, so nothing is stranded", async () => {
     const terms = await f.terms();
-    const auth = await f.fundingAuth(terms, { useReceive: true });
+    const auth = await f.fundingAuth(terms);
     const id = agreementId(terms, f.escrowDomain());
     await expectRevertReason(
       f.write("other", {
@@ -328,7 +354,7 @@ describe("front-running", () => {
       }),
       /caller must be the payee/,
     );
-    await f.write("relayer", call("activate", [encodeTerms(terms), auth]));
+    await f.write("relayer", call("activate", [encodeActivation(terms, auth)]));
     expect((await view(terms)).status).toBe(1);
   });
 });
@@ -340,7 +366,7 @@ describe("activateWithFeePermit", () => {
     const permit = await f.feePermit(f.accounts.buyer, terms.upfrontFee);
     const buyer = await f.token().balanceOf(terms.buyer);
     const fee = await f.token().balanceOf(terms.feeRecipient);
-    await f.write("relayer", call("activateWithFeePermit", [encodeTerms(terms), auth, permit]));
+    await f.write("relayer", call("activateWithFeePermit", [encodeActivation(terms, auth), permit]));
     expect(await f.token().balanceOf(terms.buyer)).toBe(buyer - terms.deposit - terms.upfrontFee);
     expect(await f.token().balanceOf(terms.feeRecipient)).toBe(fee + terms.upfrontFee);
   });
@@ -350,7 +376,7 @@ describe("activateWithFeePermit", () => {
     const auth = await f.fundingAuth(terms);
     const permit = await f.feePermit(f.accounts.buyer, 2_999_999n);
     await expectRevert(
-      f.write("relayer", call("activateWithFeePermit", [encodeTerms(terms), auth, permit])),
+      f.write("relayer", call("activateWithFeePermit", [encodeActivation(terms, auth), permit])),
       "UpfrontFeePermitTooLow",
       [2_999_999n, 3_000_000n],
     );
@@ -361,7 +387,7 @@ describe("activateWithFeePermit", () => {
     const auth = await f.fundingAuth(terms);
     const permit = await f.feePermit(f.accounts.buyer, terms.upfrontFee);
     await expectRevert(
-      f.write("relayer", call("activateWithFeePermit", [encodeTerms(terms), auth, permit])),
+      f.write("relayer", call("activateWithFeePermit", [encodeActivation(terms, auth), permit])),
       "FeeAboveCap",
       ["upfrontFee", 1_000_000_001n, 1_000_000_000n],
     );
@@ -372,7 +398,7 @@ describe("activateWithFeePermit", () => {
     const auth = await f.fundingAuth(terms);
     const permit = { ...(await f.feePermit(f.accounts.other, terms.upfrontFee)) };
     await expectRevertReason(
-      f.write("relayer", call("activateWithFeePermit", [encodeTerms(terms), auth, permit])),
+      f.write("relayer", call("activateWithFeePermit", [encodeActivation(terms, auth), permit])),
       /transfer amount exceeds allowance/,
     );
     expect((await view(terms)).status).toBe(0);
@@ -385,15 +411,15 @@ describe("smart-wallet (ERC-1271) buyer", () => {
     await f.token().mint(wallet.address, 500_000_000n);
     const terms = await f.terms({ buyer: wallet.address });
     const auth = await f.fundingAuth(terms, { signer: f.accounts.other });
-    await f.write("relayer", call("activate", [encodeTerms(terms), auth]));
+    await f.write("relayer", call("activate", [encodeActivation(terms, auth)]));
     expect((await view(terms)).status).toBe(1);
     expect(await f.token().balanceOf(wallet.address)).toBe(500_000_000n - terms.deposit);
   });
 });
 
 describe("topUp", () => {
-  const topUpAuth = async (terms: Terms, amount: bigint, salt: Hex, useReceive = true) =>
-    f.fundingAuth(terms, { value: amount, nonce: topUpNonce(agreementId(terms, f.escrowDomain()), salt), useReceive });
+  const topUpAuth = async (terms: Terms, amount: bigint, salt: Hex, form: "receive" | "transfer" = "receive") =>
+    f.fundingAuth(terms, { value: amount, nonce: topUpNonce(agreementId(terms, f.escrowDomain()), salt), form });
 
   it("adds to the deposit with a second authorization bound to the agreement", async () => {
     const terms = await f.terms();
@@ -421,10 +447,10 @@ describe("topUp", () => {
     const terms = await f.terms();
     await f.activate(terms);
     const salt = keccak256(toHex("top-up twa"));
-    const auth = await topUpAuth(terms, 5n, salt, false);
-    await expectRevert(
+    const auth = await topUpAuth(terms, 5n, salt, "transfer");
+    await expectRevertReason(
       f.write("relayer", call("topUp", [encodeTerms(terms), 5n, salt, auth])),
-      "TopUpNeedsReceiveAuthorization",
+      /FiatTokenV2: invalid signature/,
     );
   });
 
@@ -466,7 +492,7 @@ describe("pause and allowlist", () => {
     try {
       const next = await f.terms();
       const auth = await f.fundingAuth(next);
-      await expectRevert(f.write("relayer", call("activate", [encodeTerms(next), auth])), "ActivationsPaused", [
+      await expectRevert(f.write("relayer", call("activate", [encodeActivation(next, auth)])), "ActivationsPaused", [
         terms.token,
       ]);
       // Usage and completion go on while paused.
@@ -520,7 +546,9 @@ describe("pause and allowlist", () => {
     try {
       const next = await f.terms({}, "EURC");
       const auth = await f.fundingAuth(next);
-      await expectRevert(f.write("relayer", call("activate", [encodeTerms(next), auth])), "TokenNotAllowed", [eurc]);
+      await expectRevert(f.write("relayer", call("activate", [encodeActivation(next, auth)])), "TokenNotAllowed", [
+        eurc,
+      ]);
       await f.write(
         "recorder",
         call("recordUsage", [{ id, cumulativeUsage: 5n, complete: true, logRef: toHex(0, { size: 32 }) }]),
@@ -533,7 +561,75 @@ describe("pause and allowlist", () => {
   });
 });
 
+describe("blacklisted parties", () => {
+  it("refuses an agreement whose seller or buyer the token has blacklisted", async () => {
+    const token = f.token();
+    const frozen = f.accounts.other.address;
+    await token.blacklist(frozen);
+    try {
+      const terms = await f.terms({ seller: frozen });
+      await expectRevert(
+        f.write("relayer", call("activate", [encodeActivation(terms, await f.fundingAuth(terms))])),
+        "PartyBlacklisted",
+        ["seller", frozen],
+      );
+      expect((await view(terms)).status).toBe(0);
+    } finally {
+      await token.unBlacklist(frozen);
+    }
+    // The token itself refuses a blacklisted buyer's deposit authorization.
+    await token.blacklist(f.accounts.buyer.address);
+    try {
+      const terms = await f.terms();
+      await expectRevertReason(
+        f.write("relayer", call("activate", [encodeActivation(terms, await f.fundingAuth(terms))])),
+        /Blacklistable: account is blacklisted/,
+      );
+    } finally {
+      await token.unBlacklist(f.accounts.buyer.address);
+    }
+  });
+
+  it("a blacklisted fee recipient gets no upfront fee and cannot withdraw its settlement fees", async () => {
+    const token = f.token();
+    const frozen = f.accounts.other.address;
+    await token.blacklist(frozen);
+    try {
+      const withFee = await f.terms({ feeRecipient: frozen, upfrontFee: 1_000_000n });
+      const permit = await f.feePermit(f.accounts.buyer, withFee.upfrontFee);
+      await expectRevertReason(
+        f.write(
+          "relayer",
+          call("activateWithFeePermit", [encodeActivation(withFee, await f.fundingAuth(withFee)), permit]),
+        ),
+        /Blacklistable: account is blacklisted/,
+      );
+      const terms = await f.terms({ feeRecipient: frozen, challengeWindow: 0 });
+      const id = await f.activate(terms);
+      await f.write(
+        "recorder",
+        call("recordUsage", [{ id, cumulativeUsage: 50_000_000n, complete: true, logRef: id }]),
+      );
+      await f.write("relayer", call("settle", [encodeTerms(terms)]));
+      await expectRevert(
+        f.write("other", call("withdraw", [terms.token, f.accounts.buyer.address])),
+        "BalanceOwnerBlacklisted",
+        [terms.token, frozen],
+      );
+    } finally {
+      await token.unBlacklist(frozen);
+    }
+  });
+});
+
 describe("ownership", () => {
+  it("cannot be renounced, so nothing can be locked by a missing owner", async () => {
+    await expectRevert(f.write("owner", call("renounceOwnership", [])), "RenounceDisabled");
+    expect(await f.publicClient.readContract({ address: f.escrow, abi: agentEscrowAbi, functionName: "owner" })).toBe(
+      f.accounts.owner.address,
+    );
+  });
+
   it("transfers in two steps", async () => {
     const owner = () => f.publicClient.readContract({ address: f.escrow, abi: agentEscrowAbi, functionName: "owner" });
     await f.write("owner", call("transferOwnership", [f.accounts.other.address]));

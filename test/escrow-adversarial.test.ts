@@ -4,7 +4,7 @@ import { encodeFunctionData, type Hex, keccak256, toHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentEscrowAbi } from "../src/abi/index.ts";
 import { allTokens } from "../src/chains/index.ts";
-import { agreementId, encodeTerms } from "../src/eip712/index.ts";
+import { agreementId, encodeActivation, encodeTerms } from "../src/eip712/index.ts";
 import { settlementFee } from "../src/fees.ts";
 import { type EscrowFixture, escrowFixture } from "./support/escrow-fixture.ts";
 
@@ -31,7 +31,7 @@ describe("reentrancy", () => {
       address: f.escrow,
       abi: agentEscrowAbi,
       functionName: "activate",
-      args: [encodeTerms(terms), { useReceive: false, validAfter: 0n, validBefore: 0n, signature: "0x" }],
+      args: [encodeActivation(terms, { validAfter: 0n, validBefore: 0n, signature: "0x00" })],
     });
     await f.write("recorder", {
       address: f.escrow,

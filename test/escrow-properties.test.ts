@@ -5,7 +5,15 @@ import fc from "fast-check";
 import { type Hex, keccak256, parseEventLogs, toHex } from "viem";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { agentEscrowAbi } from "../src/abi/index.ts";
-import { agreementId, encodeTerms, signUsageVoucher, type Terms, topUpNonce } from "../src/eip712/index.ts";
+import {
+  agreementId,
+  encodeActivation,
+  encodeTerms,
+  signFinalUsage,
+  signUsageVoucher,
+  type Terms,
+  topUpNonce,
+} from "../src/eip712/index.ts";
 import { type EscrowFixture, escrowFixture, type Role } from "./support/escrow-fixture.ts";
 
 /** Sequences run in CI. Raise with PROPERTY_RUNS for a longer soak. */
@@ -23,6 +31,7 @@ type Action =
   | { kind: "record"; a: number; permille: number; complete: boolean }
   | { kind: "lateRecord"; a: number; permille: number }
   | { kind: "voucher"; a: number; permille: number }
+  | { kind: "close"; a: number; permille: number; by: Role }
   | { kind: "complete"; a: number; by: Role }
   | { kind: "challenge"; a: number }
   | { kind: "resolve"; a: number; permille: number }
@@ -45,7 +54,16 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   ),
   weighted(4, fc.record({ kind: fc.constant("record" as const), a: idx, permille, complete: fc.boolean() })),
   weighted(2, fc.record({ kind: fc.constant("voucher" as const), a: idx, permille })),
-  weighted(1, fc.record({ kind: fc.constant("lateRecord" as const), a: idx, permille })),
+  weighted(2, fc.record({ kind: fc.constant("lateRecord" as const), a: idx, permille })),
+  weighted(
+    2,
+    fc.record({
+      kind: fc.constant("close" as const),
+      a: idx,
+      permille,
+      by: fc.constantFrom<Role>("seller", "recorder", "buyer"),
+    }),
+  ),
   weighted(
     2,
     fc.record({
@@ -77,7 +95,6 @@ beforeAll(async () => {
   templates = [];
   for (let i = 0; i < AGREEMENTS; i++)
     templates.push(await f.terms({ challengeWindow: 1_800, resolutionWindow: 1_800 }));
-  await f.write("other", escrowCall("registerRecorder", [f.accounts.recorder.address]));
   baseline = await f.local.dev.testClient.snapshot();
 });
 afterAll(async () => f?.close());
@@ -100,6 +117,11 @@ interface Ledger {
 
 /** Successful and refused calls per function, reported at the end so a run shows what it exercised. */
 const tally = new Map<string, { ok: number; refused: number }>();
+/** Events and situations the run must have reached (late records per status, skipped entries, ...). */
+const reached = new Map<string, number>();
+const reach = (what: string) => reached.set(what, (reached.get(what) ?? 0) + 1);
+/** Whether the token currently blacklists the seller. */
+let sellerBlacklisted = false;
 
 async function attempt(
   from: Role,
@@ -119,6 +141,11 @@ async function attempt(
     return false; // a refusal; the invariants check that it changed nothing
   }
   count.ok++;
+  // A frozen balance never leaves the escrow, and no agreement starts with a frozen seller.
+  if (sellerBlacklisted) {
+    expect(call.functionName === "withdraw" && from === "seller").toBe(false);
+    expect(call.functionName === "activate").toBe(false);
+  }
   const logs = parseEventLogs({
     abi: agentEscrowAbi,
     logs: (await f.publicClient.getTransactionReceipt({ hash })).logs,
@@ -132,6 +159,10 @@ async function attempt(
     if (log.eventName === "AgreementSettled" && i >= 0) {
       ledger.settledOut[i] = log.args.toSeller + log.args.fee + log.args.refund;
     }
+    if (log.eventName === "LateUsageRecorded")
+      reach(`late record while ${log.args.status === 3 ? "challenged" : "completed"}`);
+    if (log.eventName === "UsageEntrySkipped") reach(`batch entry skipped (status ${log.args.status})`);
+    if (log.eventName === "AgreementClosed") reach(`closed from status ${log.args.previousStatus}`);
   }
   return true;
 }
@@ -147,12 +178,18 @@ async function apply(step: Action, ledger: Ledger, terms: Terms[]): Promise<void
       const v = await read<View>("getAgreement", [packed]);
       if (v.status === 0) terms[step.a] = { ...t, deposit: step.deposit };
       const next = terms[step.a] as Terms;
-      await attempt("relayer", escrowCall("activate", [encodeTerms(next), await f.fundingAuth(next)]), ledger, terms);
+      const activated = await attempt(
+        "relayer",
+        escrowCall("activate", [encodeActivation(next, await f.fundingAuth(next))]),
+        ledger,
+        terms,
+      );
+      if (sellerBlacklisted && !activated && v.status === 0) reach("activation refused: seller blacklisted");
       return;
     }
     case "topUp": {
       const salt = keccak256(toHex(`${id}-${step.amount}-${Math.random()}`));
-      const auth = await f.fundingAuth(t, { value: step.amount, nonce: topUpNonce(id, salt), useReceive: true });
+      const auth = await f.fundingAuth(t, { value: step.amount, nonce: topUpNonce(id, salt) });
       await attempt("relayer", escrowCall("topUp", [packed, step.amount, salt, auth]), ledger, terms);
       return;
     }
@@ -181,6 +218,12 @@ async function apply(step: Action, ledger: Ledger, terms: Terms[]): Promise<void
       await attempt("other", escrowCall("submitUsageVoucher", [packed, usage, sig]), ledger, terms);
       return;
     }
+    case "close": {
+      const usage = ((await deposit()) * BigInt(step.permille)) / 1_000n;
+      const sig = await signFinalUsage(f.accounts.buyer, f.escrowDomain(), { agreementId: id, usage });
+      await attempt(step.by, escrowCall("closeWithFinalVoucher", [packed, usage, sig]), ledger, terms);
+      return;
+    }
     case "complete":
       await attempt(step.by, escrowCall("complete", [packed]), ledger, terms);
       return;
@@ -202,8 +245,8 @@ async function apply(step: Action, ledger: Ledger, terms: Terms[]): Promise<void
     case "blacklistSeller":
       await (step.on
         ? f.token().blacklist(f.accounts.seller.address)
-        : f.token().unBlacklist(f.accounts.seller.address)
-      ).catch(() => undefined);
+        : f.token().unBlacklist(f.accounts.seller.address));
+      sellerBlacklisted = step.on;
       return;
     case "withdraw":
       await attempt(
@@ -246,10 +289,8 @@ async function checkInvariants(ledger: Ledger, terms: Terms[]): Promise<void> {
 
 /** Drive everything to the end: complete, wait out every window, settle, withdraw. */
 async function drain(ledger: Ledger, terms: Terms[]): Promise<void> {
-  await f
-    .token()
-    .unBlacklist(f.accounts.seller.address)
-    .catch(() => undefined);
+  await f.token().unBlacklist(f.accounts.seller.address);
+  sellerBlacklisted = false;
   await f.increaseTime(2 * 86_400);
   for (const t of terms) {
     const v = await read<View>("getAgreement", [encodeTerms(t)]);
@@ -278,26 +319,37 @@ it(`holds the accounting invariants over ${RUNS} random action sequences and nev
   let runs = 0;
   await fc.assert(
     fc.asyncProperty(
-      fc.constantFrom("none", "active", "disputed"),
+      fc.constantFrom("none", "active", "disputed", "cut off"),
       fc.array(action, { minLength: 1, maxLength: 20 }),
       async (opening, random) => {
-        // Openings put agreements in states the random steps would rarely reach by themselves.
+        // Openings put agreements in states the random steps would rarely reach by themselves:
+        // "disputed" after the recorder completed, "cut off" after the buyer completed and
+        // challenged at once with usage still unrecorded.
+        const openings: Record<string, Action[]> = {
+          none: [],
+          active: [],
+          disputed: [
+            { kind: "record", a: 0, permille: 600, complete: true },
+            { kind: "challenge", a: 0 },
+          ],
+          "cut off": [
+            { kind: "record", a: 0, permille: 400, complete: false },
+            { kind: "complete", a: 0, by: "buyer" },
+            { kind: "challenge", a: 0 },
+          ],
+        };
         const prefix: Action[] =
           opening === "none"
             ? []
             : [
                 { kind: "activate", a: 0, deposit: 100_000_000n },
                 { kind: "activate", a: 1, deposit: 7n },
-                ...(opening === "disputed"
-                  ? ([
-                      { kind: "record", a: 0, permille: 600, complete: true },
-                      { kind: "challenge", a: 0 },
-                    ] as Action[])
-                  : []),
+                ...(openings[opening] ?? []),
               ];
         const steps = [...prefix, ...random];
         runs++;
         await f.local.dev.testClient.revert({ id: baseline });
+        sellerBlacklisted = false;
         baseline = await f.local.dev.testClient.snapshot();
         const terms = templates.map((t) => ({ ...t }));
         const ledger: Ledger = { deposits: [], settledOut: [], lastUsage: [] };
@@ -324,9 +376,20 @@ it(`holds the accounting invariants over ${RUNS} random action sequences and nev
     "challenge",
     "resolve",
     "recordLateUsage",
+    "closeWithFinalVoucher",
     "settle",
     "withdraw",
   ]) {
     expect(tally.get(fn)?.ok ?? 0, fn).toBeGreaterThan(0);
+  }
+  process.stderr.write(`[properties] reached: ${JSON.stringify(Object.fromEntries(reached))}\n`);
+  for (const what of [
+    "late record while completed",
+    "late record while challenged",
+    "batch entry skipped (status 1)",
+    "closed from status 1",
+    "activation refused: seller blacklisted",
+  ]) {
+    expect(reached.get(what) ?? 0, what).toBeGreaterThan(0);
   }
 }, 900_000);

@@ -24,7 +24,7 @@ contract ReentrantToken is ERC20 {
     }
 
     /// @dev EIP-3009 stand-in without signatures, so the escrow can be funded in the test.
-    function transferWithAuthorization(
+    function receiveWithAuthorization(
         address from,
         address to,
         uint256 value,

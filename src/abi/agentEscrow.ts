@@ -14,6 +14,17 @@ export const agentEscrowAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      }
+    ],
+    "name": "ActivationLengthInvalid",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "token",
         "type": "address"
@@ -36,6 +47,22 @@ export const agentEscrowAbi = [
       }
     ],
     "name": "AgreementExists",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "owner",
+        "type": "address"
+      }
+    ],
+    "name": "BalanceOwnerBlacklisted",
     "type": "error"
   },
   {
@@ -293,6 +320,22 @@ export const agentEscrowAbi = [
         "internalType": "string",
         "name": "field",
         "type": "string"
+      },
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "PartyBlacklisted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "string",
+        "name": "field",
+        "type": "string"
       }
     ],
     "name": "PartyIsEscrow",
@@ -301,6 +344,11 @@ export const agentEscrowAbi = [
   {
     "inputs": [],
     "name": "ReentrancyGuardReentrantCall",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "RenounceDisabled",
     "type": "error"
   },
   {
@@ -411,22 +459,6 @@ export const agentEscrowAbi = [
     "type": "error"
   },
   {
-    "inputs": [],
-    "name": "TopUpNeedsReceiveAuthorization",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "caller",
-        "type": "address"
-      }
-    ],
-    "name": "UnknownRecorder",
-    "type": "error"
-  },
-  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -493,6 +525,27 @@ export const agentEscrowAbi = [
       }
     ],
     "name": "UsageDecreased",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "id",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "current",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "proposed",
+        "type": "uint256"
+      }
+    ],
+    "name": "UsageNotRaised",
     "type": "error"
   },
   {
@@ -626,6 +679,37 @@ export const agentEscrowAbi = [
         "internalType": "uint256",
         "name": "usage",
         "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "enum AgentEscrow.Status",
+        "name": "previousStatus",
+        "type": "uint8"
+      }
+    ],
+    "name": "AgreementClosed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "id",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "by",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "usage",
+        "type": "uint256"
       }
     ],
     "name": "AgreementCompleted",
@@ -729,6 +813,37 @@ export const agentEscrowAbi = [
     "inputs": [
       {
         "indexed": true,
+        "internalType": "bytes32",
+        "name": "id",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "previousUsage",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "usage",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "enum AgentEscrow.Status",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "LateUsageRecorded",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
         "internalType": "address",
         "name": "previousOwner",
         "type": "address"
@@ -791,25 +906,6 @@ export const agentEscrowAbi = [
       }
     ],
     "name": "PayoutDeferred",
-    "type": "event"
-  },
-  {
-    "anonymous": false,
-    "inputs": [
-      {
-        "indexed": true,
-        "internalType": "address",
-        "name": "recorder",
-        "type": "address"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint32",
-        "name": "recorderId",
-        "type": "uint32"
-      }
-    ],
-    "name": "RecorderRegistered",
     "type": "event"
   },
   {
@@ -963,6 +1059,18 @@ export const agentEscrowAbi = [
         "internalType": "enum AgentEscrow.Status",
         "name": "status",
         "type": "uint8"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "recordedUsage",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "proposedUsage",
+        "type": "uint256"
       }
     ],
     "name": "UsageEntrySkipped",
@@ -1023,6 +1131,19 @@ export const agentEscrowAbi = [
     ],
     "name": "Withdrawn",
     "type": "event"
+  },
+  {
+    "inputs": [],
+    "name": "FINAL_USAGE_TYPEHASH",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
   },
   {
     "inputs": [],
@@ -1126,35 +1247,8 @@ export const agentEscrowAbi = [
     "inputs": [
       {
         "internalType": "bytes",
-        "name": "terms",
+        "name": "activation",
         "type": "bytes"
-      },
-      {
-        "components": [
-          {
-            "internalType": "bool",
-            "name": "useReceive",
-            "type": "bool"
-          },
-          {
-            "internalType": "uint256",
-            "name": "validAfter",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "validBefore",
-            "type": "uint256"
-          },
-          {
-            "internalType": "bytes",
-            "name": "signature",
-            "type": "bytes"
-          }
-        ],
-        "internalType": "struct AgentEscrow.FundingAuthorization",
-        "name": "auth",
-        "type": "tuple"
       }
     ],
     "name": "activate",
@@ -1172,35 +1266,8 @@ export const agentEscrowAbi = [
     "inputs": [
       {
         "internalType": "bytes",
-        "name": "terms",
+        "name": "activation",
         "type": "bytes"
-      },
-      {
-        "components": [
-          {
-            "internalType": "bool",
-            "name": "useReceive",
-            "type": "bool"
-          },
-          {
-            "internalType": "uint256",
-            "name": "validAfter",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "validBefore",
-            "type": "uint256"
-          },
-          {
-            "internalType": "bytes",
-            "name": "signature",
-            "type": "bytes"
-          }
-        ],
-        "internalType": "struct AgentEscrow.FundingAuthorization",
-        "name": "auth",
-        "type": "tuple"
       },
       {
         "components": [
@@ -1375,6 +1442,29 @@ export const agentEscrowAbi = [
         "internalType": "bytes",
         "name": "terms",
         "type": "bytes"
+      },
+      {
+        "internalType": "uint64",
+        "name": "usage",
+        "type": "uint64"
+      },
+      {
+        "internalType": "bytes",
+        "name": "signature",
+        "type": "bytes"
+      }
+    ],
+    "name": "closeWithFinalVoucher",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes",
+        "name": "terms",
+        "type": "bytes"
       }
     ],
     "name": "complete",
@@ -1479,6 +1569,11 @@ export const agentEscrowAbi = [
             "internalType": "address",
             "name": "recorder",
             "type": "address"
+          },
+          {
+            "internalType": "bool",
+            "name": "lateRecordAvailable",
+            "type": "bool"
           },
           {
             "internalType": "uint256",
@@ -1703,44 +1798,6 @@ export const agentEscrowAbi = [
     "inputs": [
       {
         "internalType": "address",
-        "name": "recorder",
-        "type": "address"
-      }
-    ],
-    "name": "recorderIds",
-    "outputs": [
-      {
-        "internalType": "uint32",
-        "name": "",
-        "type": "uint32"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "uint32",
-        "name": "recorderId",
-        "type": "uint32"
-      }
-    ],
-    "name": "recorderOf",
-    "outputs": [
-      {
-        "internalType": "address",
-        "name": "",
-        "type": "address"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
         "name": "token",
         "type": "address"
       },
@@ -1761,29 +1818,10 @@ export const agentEscrowAbi = [
     "type": "function"
   },
   {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "recorder",
-        "type": "address"
-      }
-    ],
-    "name": "registerRecorder",
-    "outputs": [
-      {
-        "internalType": "uint32",
-        "name": "recorderId",
-        "type": "uint32"
-      }
-    ],
-    "stateMutability": "nonpayable",
-    "type": "function"
-  },
-  {
     "inputs": [],
     "name": "renounceOwnership",
     "outputs": [],
-    "stateMutability": "nonpayable",
+    "stateMutability": "pure",
     "type": "function"
   },
   {
@@ -1928,11 +1966,6 @@ export const agentEscrowAbi = [
       },
       {
         "components": [
-          {
-            "internalType": "bool",
-            "name": "useReceive",
-            "type": "bool"
-          },
           {
             "internalType": "uint256",
             "name": "validAfter",

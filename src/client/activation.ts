@@ -278,7 +278,8 @@ export async function verifyActivationPackage(
 export type ActivationSignatures = {
   agreementId: Hex;
   terms: Hex;
-  fundingAuthorization: { useReceive: boolean; validAfter: string; validBefore: string; signature: Hex };
+  /** The buyer's `ReceiveWithAuthorization` to the escrow (the only form the escrow accepts). */
+  fundingAuthorization: { validAfter: string; validBefore: string; signature: Hex };
   feePermit?: { value: string; deadline: string; nonce: string; signature: Hex };
 };
 
@@ -292,7 +293,6 @@ export async function signActivation(
   verified: VerifiedActivation,
   options: {
     validBefore: bigint;
-    useReceive?: boolean;
     permitNonce?: bigint;
     publicClient?: PublicClient;
     permitDeadline?: bigint;
@@ -303,7 +303,8 @@ export async function signActivation(
       signer: signer.address,
     });
   }
-  const useReceive = options.useReceive ?? true;
+  // Always the receive form: only the escrow can execute it, so nobody can submit it to the token
+  // directly and leave the deposit in the escrow without an agreement.
   const signature = await signAuthorization(
     signer,
     verified.tokenDomain,
@@ -315,12 +316,12 @@ export async function signActivation(
       validBefore: options.validBefore,
       nonce: verified.id,
     },
-    useReceive ? "receive" : "transfer",
+    "receive",
   );
   const result: ActivationSignatures = {
     agreementId: verified.id,
     terms: encodeTerms(verified.terms),
-    fundingAuthorization: { useReceive, validAfter: "0", validBefore: options.validBefore.toString(), signature },
+    fundingAuthorization: { validAfter: "0", validBefore: options.validBefore.toString(), signature },
   };
   if (verified.upfrontFeePending) {
     const nonce =

@@ -1,6 +1,15 @@
 import type { Address, Hex, PublicClient, WalletClient } from "viem";
 import { agentEscrowAbi } from "../abi/index.ts";
-import { type EscrowDomain, encodeTerms, signUsageVoucher, type Terms, type TypedDataSigner } from "../eip712/index.ts";
+import {
+  decodeTerms,
+  type EscrowDomain,
+  encodeActivation,
+  encodeTerms,
+  signFinalUsage,
+  signUsageVoucher,
+  type Terms,
+  type TypedDataSigner,
+} from "../eip712/index.ts";
 import type { ActivationSignatures } from "./activation.ts";
 import { ClientError } from "./errors.ts";
 
@@ -76,23 +85,21 @@ export function submitActivation(
   escrow: Address,
   signed: ActivationSignatures,
 ) {
-  const auth = {
-    useReceive: signed.fundingAuthorization.useReceive,
+  const activation = encodeActivation(decodeTerms(signed.terms), {
     validAfter: BigInt(signed.fundingAuthorization.validAfter),
     validBefore: BigInt(signed.fundingAuthorization.validBefore),
     signature: signed.fundingAuthorization.signature,
-  };
+  });
   return signed.feePermit
     ? send(wallet, client, escrow, "activateWithFeePermit", [
-        signed.terms,
-        auth,
+        activation,
         {
           value: BigInt(signed.feePermit.value),
           deadline: BigInt(signed.feePermit.deadline),
           signature: signed.feePermit.signature,
         },
       ])
-    : send(wallet, client, escrow, "activate", [signed.terms, auth]);
+    : send(wallet, client, escrow, "activate", [activation]);
 }
 
 /** One usage record: cumulative usage of an agreement, a hash of its usage log, and whether usage ends. */
@@ -155,6 +162,31 @@ export function submitVoucher(
   signature: Hex,
 ) {
   return send(wallet, client, escrow, "submitUsageVoucher", [encodeTerms(terms), cumulativeUsage, signature]);
+}
+
+/**
+ * Buyer: sign the final usage voucher, agreeing that the agreement ends at exactly `usage`. The
+ * seller (or the recorder) can then close and settle at once with {@link closeWithFinalVoucher}:
+ * no challenge window. Sign it only for the usage you accept as final: it cannot be withdrawn.
+ */
+export function signFinalVoucher(signer: TypedDataSigner, domain: EscrowDomain, agreementId: Hex, usage: bigint) {
+  return signFinalUsage(signer, domain, { agreementId, usage });
+}
+
+/**
+ * Seller or recorder: close the agreement with the buyer's final voucher. In one transaction the
+ * agreement ends and settles at the voucher's usage: the seller is paid usage less fee, the fee is
+ * credited, the buyer is refunded the rest.
+ */
+export function closeWithFinalVoucher(
+  wallet: WalletClient,
+  client: PublicClient,
+  escrow: Address,
+  terms: Terms,
+  usage: bigint,
+  signature: Hex,
+) {
+  return send(wallet, client, escrow, "closeWithFinalVoucher", [encodeTerms(terms), usage, signature]);
 }
 
 /** The backend's view of an activation (`GET .../escrow-status`). */

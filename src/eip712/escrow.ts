@@ -40,6 +40,10 @@ export const escrowTypes = {
     { name: "agreementId", type: "bytes32" },
     { name: "cumulativeUsage", type: "uint64" },
   ],
+  FinalUsage: [
+    { name: "agreementId", type: "bytes32" },
+    { name: "usage", type: "uint64" },
+  ],
 } as const;
 
 /** The terms of one escrow agreement (amounts in the token's smallest unit, times in seconds). */
@@ -133,6 +137,38 @@ export function encodeTerms(terms: Terms): Hex {
   ]);
 }
 
+/** The buyer's EIP-3009 `ReceiveWithAuthorization` that funds an agreement (value and nonce are implied). */
+export type FundingAuthorization = {
+  readonly validAfter: bigint;
+  readonly validBefore: bigint;
+  /** 65-byte ECDSA signature, or ERC-1271 data for a contract wallet. */
+  readonly signature: Hex;
+};
+
+/** The latest validity time a packed activation can carry (the window travels as two uint40). */
+export const MAX_ACTIVATION_TIME = (1n << 40n) - 1n;
+
+/**
+ * Pack an activation the way `activate` and `activateWithFeePermit` take it:
+ * `terms (201 bytes) ‖ uint40 validAfter ‖ uint40 validBefore ‖ signature`. The buyer signs the
+ * window as uint256; any value up to {@link MAX_ACTIVATION_TIME} travels exactly.
+ */
+export function encodeActivation(terms: Terms, authorization: FundingAuthorization): Hex {
+  for (const field of ["validAfter", "validBefore"] as const) {
+    const value = authorization[field];
+    if (value < 0n || value > MAX_ACTIVATION_TIME) {
+      throw new TermsError("TERMS_FIELD_OUT_OF_RANGE", `${field} = ${value} does not fit uint40`, { field, value });
+    }
+  }
+  if (size(authorization.signature) === 0) {
+    throw new TermsError("TERMS_ENCODING_INVALID", "the funding authorization has no signature", {});
+  }
+  return encodePacked(
+    ["bytes", "uint40", "uint40", "bytes"],
+    [encodeTerms(terms), Number(authorization.validAfter), Number(authorization.validBefore), authorization.signature],
+  );
+}
+
 /** Unpack {@link encodeTerms}' output. */
 export function decodeTerms(packed: Hex): Terms {
   if (size(packed) !== ENCODED_TERMS_LENGTH) {
@@ -215,4 +251,27 @@ export function signUsageVoucher(
   voucher: { agreementId: Hex; cumulativeUsage: bigint },
 ): Promise<Hex> {
   return signer.signTypedData(usageVoucherTypedData(domain, voucher));
+}
+
+/**
+ * The typed data of a final usage voucher: the buyer agrees that agreement `agreementId` ends at
+ * exactly `usage`. The seller or the recorder submits it with `closeWithFinalVoucher`, which
+ * settles at once. A plain usage voucher can never close an agreement.
+ */
+export function finalUsageTypedData(domain: EscrowDomain, voucher: { agreementId: Hex; usage: bigint }) {
+  return {
+    domain: escrowDomain(domain),
+    types: { FinalUsage: escrowTypes.FinalUsage },
+    primaryType: "FinalUsage",
+    message: voucher,
+  } as const;
+}
+
+/** Sign a final usage voucher as the buyer. */
+export function signFinalUsage(
+  signer: TypedDataSigner,
+  domain: EscrowDomain,
+  voucher: { agreementId: Hex; usage: bigint },
+): Promise<Hex> {
+  return signer.signTypedData(finalUsageTypedData(domain, voucher));
 }

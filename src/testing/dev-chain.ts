@@ -41,16 +41,16 @@ export async function devChainFromProvider(
   };
   const publicClient = createPublicClient({ chain, transport, cacheTime: 0, pollingInterval: 50 });
   const testClient = createTestClient({ chain, transport, mode });
-  const impersonated = new Set<Address>();
   return {
     chainId,
     publicClient,
     testClient,
+    // Impersonation and the gas balance are chain state: a snapshot revert can undo them, so they
+    // are set again on every call rather than remembered here.
     async impersonate(address) {
-      if (!impersonated.has(address)) {
-        await testClient.impersonateAccount({ address });
+      await testClient.impersonateAccount({ address });
+      if ((await publicClient.getBalance({ address })) < parseEther("1")) {
         await testClient.setBalance({ address, value: parseEther("1000") });
-        impersonated.add(address);
       }
       return createWalletClient({ chain, transport, account: address });
     },

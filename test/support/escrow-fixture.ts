@@ -8,7 +8,7 @@ import { type ChainInfo, getChainByKey, type TokenInfo, type TokenSymbol } from 
 import {
   type Authorization,
   agreementId,
-  encodeTerms,
+  encodeActivation,
   signAuthorization,
   signPermit,
   type Terms,
@@ -48,11 +48,20 @@ export interface EscrowFixture {
   now(): Promise<number>;
   /** Terms with sensible defaults: 100 tokens, 1% + 0.01 fee capped at 5, 1 h windows, 1 day of service. */
   terms(overrides?: Partial<Terms>, symbol?: TokenSymbol): Promise<Terms>;
-  /** The buyer's signed deposit authorization for `terms` (nonce = agreement id). */
+  /**
+   * The buyer's signed deposit authorization for `terms` (nonce = agreement id): a
+   * `ReceiveWithAuthorization` unless `form` says otherwise (the escrow accepts only that form).
+   */
   fundingAuth(
     terms: Terms,
-    options?: { useReceive?: boolean; signer?: HDAccount; nonce?: Hex; value?: bigint; validBefore?: bigint },
-  ): Promise<{ useReceive: boolean; validAfter: bigint; validBefore: bigint; signature: Hex }>;
+    options?: {
+      form?: "receive" | "transfer";
+      signer?: HDAccount;
+      nonce?: Hex;
+      value?: bigint;
+      validBefore?: bigint;
+    },
+  ): Promise<{ validAfter: bigint; validBefore: bigint; signature: Hex }>;
   /** The buyer's signed permit for `spender` (default the escrow) of `value`. */
   feePermit(
     owner: HDAccount,
@@ -61,7 +70,7 @@ export interface EscrowFixture {
   ): Promise<{ value: bigint; deadline: bigint; signature: Hex }>;
   /** Send a contract call from `role` and wait for it; rejects with the revert. */
   write(role: Role | WalletClient, call: WriteCall): Promise<{ hash: Hex; gasUsed: bigint; calldataBytes: number }>;
-  activate(terms: Terms, options?: { useReceive?: boolean }): Promise<Hex>;
+  activate(terms: Terms): Promise<Hex>;
   increaseTime(seconds: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -186,14 +195,13 @@ export async function escrowFixture(chainKey = "base"): Promise<EscrowFixture> {
         nonce: options.nonce ?? agreementId(terms, { chainId: chain.chainId, escrow }),
       };
       const symbol = chain.tokens.find((t) => t.address === terms.token)?.symbol ?? "USDC";
-      const useReceive = options.useReceive ?? false;
       const signature = await signAuthorization(
         options.signer ?? accounts.buyer,
         tokenDomain(symbol),
         message,
-        useReceive ? "receive" : "transfer",
+        options.form ?? "receive",
       );
-      return { useReceive, validAfter: message.validAfter, validBefore: message.validBefore, signature };
+      return { validAfter: message.validAfter, validBefore: message.validBefore, signature };
     },
     async feePermit(owner, value, options = {}) {
       const t = tokenInfo(options.symbol);
@@ -214,13 +222,13 @@ export async function escrowFixture(chainKey = "base"): Promise<EscrowFixture> {
       return { value, deadline, signature };
     },
     write,
-    async activate(terms, options = {}) {
-      const auth = await fixture.fundingAuth(terms, options);
+    async activate(terms) {
+      const auth = await fixture.fundingAuth(terms);
       await write("relayer", {
         address: escrow,
         abi: agentEscrowAbi,
         functionName: "activate",
-        args: [encodeTerms(terms), auth],
+        args: [encodeActivation(terms, auth)],
       });
       return agreementId(terms, { chainId: chain.chainId, escrow });
     },
