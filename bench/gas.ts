@@ -274,12 +274,17 @@ try {
     const auth = await f.fundingAuth(terms);
     const activation = await f.write("relayer", escrowCall("activate", [encodeActivation(terms, auth)]));
     const id = agreementId(terms, f.escrowDomain());
-    const signature = await signFinalUsage(accounts.buyer, f.escrowDomain(), { agreementId: id, usage: 60_000_000n });
+    const deadline = (await f.now()) + 3_600;
+    const signature = await signFinalUsage(accounts.buyer, f.escrowDomain(), {
+      agreementId: id,
+      usage: 60_000_000n,
+      deadline,
+    });
     const sellerBefore = await token.balanceOf(accounts.seller.address);
     const buyerBefore = await token.balanceOf(accounts.buyer.address);
     const close = await f.write(
       "seller",
-      escrowCall("closeWithFinalVoucher", [encodeTerms(terms), 60_000_000n, signature]),
+      escrowCall("closeWithFinalVoucher", [encodeTerms(terms), 60_000_000n, deadline, signature]),
     );
     return {
       close,

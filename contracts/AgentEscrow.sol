@@ -87,7 +87,8 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     struct Dispute {
         /// The highest usage the buyer acknowledged by voucher.
         uint64 acknowledged;
-        /// When the buyer challenged (restarted by the recorder's late record while Challenged).
+        /// When the resolution window started: the buyer's challenge, or the recorder's late record
+        /// made while Challenged (`LateUsageRecorded`), which restarts it.
         uint40 challengedAt;
     }
 
@@ -123,7 +124,7 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         uint256 acknowledgedUsage;
         /// When usage ended (0 while active).
         uint256 completedAt;
-        /// When the buyer challenged (0 unless challenged).
+        /// When the resolution window started (the challenge, or a late record after it; 0 unless challenged).
         uint256 challengedAt;
         /// End of the challenge window (0 before completion).
         uint256 challengeDeadline;
@@ -169,9 +170,11 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         "UsageVoucher(bytes32 agreementId,uint64 cumulativeUsage)"
     );
     /// @notice EIP-712 type of a final usage voucher: the buyer agrees that the agreement ends
-    /// at exactly `usage`. Distinct from {USAGE_VOUCHER_TYPEHASH}, so an acknowledgement made
-    /// during the service can never be used to close the agreement.
-    bytes32 public constant FINAL_USAGE_TYPEHASH = keccak256("FinalUsage(bytes32 agreementId,uint64 usage)");
+    /// at exactly `usage`, if closed before `deadline`. Distinct from {USAGE_VOUCHER_TYPEHASH}, so
+    /// an acknowledgement made during the service can never be used to close the agreement.
+    bytes32 public constant FINAL_USAGE_TYPEHASH = keccak256(
+        "FinalUsage(bytes32 agreementId,uint64 usage,uint40 deadline)"
+    );
 
     /// @dev Selector of FiatToken's `isBlacklisted(address)`.
     bytes4 internal constant IS_BLACKLISTED_SELECTOR = 0xfe575a87;
@@ -223,7 +226,8 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// @param id The agreement id.
     /// @param cumulativeUsage The acknowledged usage.
     event UsageAcknowledged(bytes32 indexed id, uint256 cumulativeUsage);
-    /// @notice Usage ended and the challenge window started (or restarted, after a late record).
+    /// @notice Usage ended and the challenge window started (a late record restarts it:
+    /// `LateUsageRecorded`).
     /// @param id The agreement id.
     /// @param by Who completed (or the recorder, for a late record).
     /// @param usage The recorded usage.
@@ -340,6 +344,12 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     error VoucherNotHigher(bytes32 id, uint256 acknowledged, uint256 proposed);
     /// @notice The voucher (or final voucher) is not signed by the buyer.
     error InvalidVoucherSignature(bytes32 id, address buyer);
+    /// @notice The final voucher's deadline has passed.
+    error VoucherExpired(bytes32 id, uint256 deadline);
+    /// @notice The recorder may not close below the recorded (or resolved) or acknowledged usage.
+    error UsageBelowRecorded(bytes32 id, uint256 usage, uint256 floor);
+    /// @notice The terms name the buyer in a role it cannot hold (`field`).
+    error BuyerCannotBe(string field);
     /// @notice The challenge window is over.
     error ChallengeWindowClosed(bytes32 id, uint256 deadline);
     /// @notice The recorded usage is not above the acknowledged usage.
@@ -459,8 +469,9 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// recorder of every one. What others can cause between signing and mining the batch never
     /// reverts it: an entry whose agreement is no longer active (someone completed it meanwhile),
     /// or whose usage is below the recorded usage (a buyer's voucher raised it meanwhile), is
-    /// skipped with `UsageEntrySkipped` and changes nothing. Only the recorder's own mistakes
-    /// (an agreement of another recorder, usage above the deposit) revert the whole batch.
+    /// skipped with `UsageEntrySkipped` and changes nothing (its completion flag included). Only
+    /// the recorder's own mistakes revert the whole batch: an agreement that does not exist for
+    /// the caller (never activated, or naming another recorder), usage above the deposit.
     /// @param entries The entries, applied in order.
     function recordUsageBatch(UsageEntry[] calldata entries) external {
         if (entries.length == 0) revert EmptyBatch();
@@ -609,24 +620,43 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// voucher, and the agreement ends and settles in this one transaction at exactly that usage,
     /// with no challenge window: the seller is paid usage less fee, the fee is credited, and the
     /// buyer is refunded the rest. Possible from any status before settlement (Active, Completed,
-    /// Challenged, Resolved): both sides agree, so nothing is left to dispute. The buyer cannot
-    /// submit its own final voucher (that would let it set usage alone).
+    /// Challenged, Resolved) and before the voucher's deadline.
+    /// - The seller may close at any usage the buyer signed: it is the seller's own payment.
+    /// - The recorder (when it is not the seller) may close only at or above both the recorded
+    ///   (or resolved) and the acknowledged usage, so it can never cut the seller's pay below what
+    ///   was recorded, acknowledged or ruled.
+    /// - The buyer cannot submit it (that would let it set usage alone); terms where the buyer is
+    ///   the recorder are refused at activation.
     /// @param terms The agreement's packed terms.
     /// @param usage The final usage the buyer signed (at most the deposit).
+    /// @param deadline The voucher's deadline (it is valid before this time).
     /// @param signature The buyer's EIP-712 `FinalUsage` signature (ECDSA, or ERC-1271).
-    function closeWithFinalVoucher(bytes calldata terms, uint64 usage, bytes calldata signature) external nonReentrant {
+    function closeWithFinalVoucher(
+        bytes calldata terms,
+        uint64 usage,
+        uint40 deadline,
+        bytes calldata signature
+    ) external nonReentrant {
         Terms memory t = terms.decode();
         bytes32 id = agreementIdOf(t);
         // 1. Only the seller's side submits: the seller or the recorder.
         if (msg.sender != t.seller && msg.sender != t.recorder) revert NotParty(id, msg.sender);
-        // 2. Activated and not yet settled.
+        // 2. Activated and not yet settled; the voucher still valid.
         Agreement storage a = _agreements[t.recorder][id];
         Status status = a.status;
         if (status == Status.None || status == Status.Settled) revert WrongStatus(id, status);
-        // 3. Within the deposit, and signed by the buyer for this agreement.
+        if (block.timestamp >= deadline) revert VoucherExpired(id, deadline);
+        // 3. Within the deposit; from the recorder, never below what was recorded or acknowledged.
         uint256 deposit = a.deposit;
         if (usage > deposit) revert UsageAboveDeposit(id, usage, deposit);
-        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(FINAL_USAGE_TYPEHASH, id, usage)));
+        if (msg.sender != t.seller) {
+            uint256 floor = a.usage;
+            uint256 acknowledged = _disputes[id].acknowledged;
+            if (acknowledged > floor) floor = acknowledged;
+            if (usage < floor) revert UsageBelowRecorded(id, usage, floor);
+        }
+        // 4. Signed by the buyer for this agreement, this usage and this deadline.
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(FINAL_USAGE_TYPEHASH, id, usage, deadline)));
         if (!SignatureChecker.isValidSignatureNowCalldata(t.buyer, digest, signature)) {
             revert InvalidVoucherSignature(id, t.buyer);
         }
@@ -753,7 +783,10 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         if (a.completedAt != 0) v.challengeDeadline = uint256(a.completedAt) + t.challengeWindow;
         if (d.challengedAt != 0) v.resolutionDeadline = uint256(d.challengedAt) + t.resolutionWindow;
         v.settleableAt = _settleableAt(_agreements[t.recorder][id], _disputes[id], t);
-        v.lateRecordAvailable = !a.lateUsageRecorded && (a.status == Status.Completed || a.status == Status.Challenged);
+        v.lateRecordAvailable =
+            !a.lateUsageRecorded &&
+            ((a.status == Status.Completed && block.timestamp < v.challengeDeadline) ||
+                (a.status == Status.Challenged && block.timestamp < v.resolutionDeadline));
     }
 
     /// @notice What {settle} would pay now (or, if not yet settleable, under the current usage).
@@ -811,6 +844,8 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         if (t.feeRecipient == address(0)) revert ZeroAddress("feeRecipient");
         if (t.arbiter == address(0)) revert ZeroAddress("arbiter");
         if (t.recorder == address(0)) revert ZeroAddress("recorder");
+        // A buyer that records its own usage could also close on its own final voucher.
+        if (t.recorder == t.buyer) revert BuyerCannotBe("recorder");
         if (t.seller == address(this)) revert PartyIsEscrow("seller");
         if (t.feeRecipient == address(this)) revert PartyIsEscrow("feeRecipient");
         if (t.buyer == address(this)) revert PartyIsEscrow("buyer");
@@ -885,7 +920,8 @@ contract AgentEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         Agreement storage a = _agreements[msg.sender][e.id];
         Status status = a.status;
         if (status != Status.Active) {
-            if (!inBatch) revert WrongStatus(e.id, status);
+            // Nobody else can make an agreement not exist: that is always the caller's mistake.
+            if (!inBatch || status == Status.None) revert WrongStatus(e.id, status);
             emit UsageEntrySkipped(e.id, status, a.usage, e.cumulativeUsage);
             return;
         }

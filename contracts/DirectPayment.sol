@@ -58,6 +58,12 @@ contract DirectPayment is Ownable2Step, ReentrancyGuardTransient {
     mapping(address token => FeeSchedule) public feeSchedules;
 
     /// @notice One per payment; `nonce` is the authorization nonce, i.e. the payment id.
+    /// @param nonce The payment's EIP-3009 nonce (its id).
+    /// @param buyer Who paid.
+    /// @param seller Who was paid `amount`.
+    /// @param token The token.
+    /// @param amount Paid to the seller, exactly as signed.
+    /// @param fee Paid to the fee recipient.
     event DirectPaymentExecuted(
         bytes32 indexed nonce,
         address indexed buyer,
@@ -66,13 +72,26 @@ contract DirectPayment is Ownable2Step, ReentrancyGuardTransient {
         uint256 amount,
         uint256 fee
     );
+    /// @notice The owner enabled, changed or disabled a token's fee schedule.
+    /// @param token The token.
+    /// @param enabled Whether payments in it are accepted.
+    /// @param bps Rate, in basis points.
+    /// @param fixedFee Fixed part, in token units.
+    /// @param minFee Minimum fee, in token units.
     event FeeScheduleSet(address indexed token, bool enabled, uint16 bps, uint64 fixedFee, uint64 minFee);
+    /// @notice The owner changed where fees go.
+    /// @param feeRecipient The new fee recipient.
     event FeeRecipientSet(address indexed feeRecipient);
 
+    /// @notice A required address (named by `field`) is zero.
     error ZeroAddress(string field);
+    /// @notice The token has no enabled fee schedule.
     error TokenNotSupported(address token);
+    /// @notice The fee is above the value of the permit the buyer signed.
     error FeeAboveSigned(uint256 fee, uint256 signedMax);
+    /// @notice A schedule field (`field`) is above its hard cap.
     error FeeAboveCap(string field, uint256 value, uint256 cap);
+    /// @notice The fee permit could not be used and is not the permit the token consumed last.
     error FeePermitInvalid(bytes32 paymentNonce);
     /// @notice Ownership cannot be renounced: fee schedules and the fee recipient must always
     /// have someone to maintain them.

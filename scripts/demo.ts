@@ -181,17 +181,23 @@ try {
   );
   const closingSigned = await signActivation(agent, closingVerified, { validBefore: BigInt(later + 600) });
   await sent(client, await submitActivation(relayer, client, escrow, closingSigned), "relayer activated");
+  const deadline = later + 600;
   const finalVoucher = await signFinalVoucher(
     agent,
     { chainId: base.chainId, escrow },
     closingVerified.id,
     12_000_000n,
+    deadline,
   );
   line("", "buyer signed its final usage voucher for 12 USDC");
   const before = { seller: await token.balanceOf(seller), agent: await token.balanceOf(agent.address) };
   await sent(
     client,
-    await closeWithFinalVoucher(recorder, client, escrow, closing, 12_000_000n, finalVoucher),
+    await closeWithFinalVoucher(recorder, client, escrow, closing, {
+      usage: 12_000_000n,
+      deadline,
+      signature: finalVoucher,
+    }),
     "recorder closed and settled",
   );
   line(

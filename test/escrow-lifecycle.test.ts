@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentEscrowAbi } from "../src/abi/index.ts";
 import { agreementId, encodeTerms, signFinalUsage, signUsageVoucher, type Terms } from "../src/eip712/index.ts";
 import { settlementFee } from "../src/fees.ts";
-import { type EscrowFixture, escrowFixture, type Role } from "./support/escrow-fixture.ts";
+import { type EscrowFixture, escrowFixture, FAR_FUTURE, type Role } from "./support/escrow-fixture.ts";
 import { expectRevert } from "./support/revert.ts";
 
 let f: EscrowFixture;
@@ -26,6 +26,7 @@ type View = {
   challengeDeadline: bigint;
   resolutionDeadline: bigint;
   settleableAt: bigint;
+  lateRecordAvailable: boolean;
 };
 const view = (terms: Terms) => read<View>("getAgreement", [encodeTerms(terms)]);
 const LOG = keccak256(toHex("usage log"));
@@ -73,19 +74,15 @@ describe("recordUsage", () => {
     // `seller` records another agreement: still not this agreement's recorder.
     await f.activate(await f.terms({ recorder: f.accounts.seller.address }));
     await expectRevert(record(id, 1n, false, "seller"), "WrongStatus", [id, 0]);
-    // In a batch, such an entry is skipped and changes nothing.
-    const { hash } = await f.write("seller", call("recordUsageBatch", [[entry(id, 9_000_000n, true)]]));
-    const logs = parseEventLogs({
-      abi: agentEscrowAbi,
-      logs: (await f.publicClient.getTransactionReceipt({ hash })).logs,
-    });
-    expect(logs.map((l) => [l.eventName, l.args])).toEqual([
-      ["UsageEntrySkipped", { id, status: 0, recordedUsage: 0n, proposedUsage: 9_000_000n }],
+    // In a batch too: nobody else can make an agreement not exist, so it is the caller's mistake
+    // and the batch reverts (no event can be forged for another recorder's agreement).
+    await expectRevert(f.write("seller", call("recordUsageBatch", [[entry(id, 9_000_000n, true)]])), "WrongStatus", [
+      id,
+      0,
     ]);
     const v = await view(terms);
     expect([v.status, v.recordedUsage]).toEqual([1, 0n]);
   });
-
   it("a hostile recorder can neither decrease usage nor exceed the deposit", async () => {
     const terms = await f.terms();
     const id = await f.activate(terms);
@@ -220,20 +217,24 @@ describe("late usage after a completion by someone else", () => {
     const terms = await f.terms();
     const id = await f.activate(terms);
     await record(id, 1_000_000n, true);
+    expect((await view(terms)).lateRecordAvailable).toBe(false);
     await expectRevert(
       f.write("recorder", call("recordLateUsage", [encodeTerms(terms), 2_000_000n, LOG])),
       "WrongStatus",
       [id, 2],
     );
     const late = await f.terms();
-    const lateId = await f.activate(late);
+    await f.activate(late);
+    expect((await view(late)).lateRecordAvailable).toBe(false);
     await f.write("seller", call("complete", [encodeTerms(late)]));
+    expect((await view(late)).lateRecordAvailable).toBe(true);
     await f.increaseTime(late.challengeWindow);
+    // The view says what the call would do: the window is over.
+    expect((await view(late)).lateRecordAvailable).toBe(false);
     await expectRevert(
       f.write("recorder", call("recordLateUsage", [encodeTerms(late), 2_000_000n, LOG])),
       "ChallengeWindowClosed",
     );
-    expect(lateId).toMatch(/^0x/);
   });
 });
 
@@ -342,10 +343,11 @@ describe("a buyer who completes and challenges at once", () => {
 });
 
 describe("cooperative close with the buyer's final voucher", () => {
-  const finalVoucher = (id: Hex, usage: bigint) =>
-    signFinalUsage(f.accounts.buyer, f.escrowDomain(), { agreementId: id, usage });
-  const close = (from: Role, terms: Terms, usage: bigint, signature: Hex) =>
-    f.write(from, call("closeWithFinalVoucher", [encodeTerms(terms), usage, signature]));
+  const DEADLINE = Number(FAR_FUTURE);
+  const finalVoucher = (id: Hex, usage: bigint, deadline = DEADLINE) =>
+    signFinalUsage(f.accounts.buyer, f.escrowDomain(), { agreementId: id, usage, deadline });
+  const close = (from: Role, terms: Terms, usage: bigint, signature: Hex, deadline = DEADLINE) =>
+    f.write(from, call("closeWithFinalVoucher", [encodeTerms(terms), usage, deadline, signature]));
 
   it("the seller closes and settles in one transaction at the voucher's usage: no challenge window", async () => {
     const terms = await f.terms();
@@ -381,19 +383,67 @@ describe("cooperative close with the buyer's final voucher", () => {
     ]);
   });
 
-  it("the recorder may close too, from a completed or challenged agreement", async () => {
+  it("the seller may settle a dispute below the recorded usage; the recorder never can", async () => {
     const terms = await f.terms();
     const id = await f.activate(terms);
     await record(id, 30_000_000n);
+    await f.write(
+      "other",
+      call("submitUsageVoucher", [encodeTerms(terms), 10_000_000n, await voucher(id, 10_000_000n)]),
+    );
     await f.write("buyer", call("complete", [encodeTerms(terms)]));
     await f.write("buyer", call("challenge", [encodeTerms(terms)]));
-    // The parties settle their dispute themselves at 20.
-    await close("recorder", terms, 20_000_000n, await finalVoucher(id, 20_000_000n));
+    const at20 = await finalVoucher(id, 20_000_000n);
+    // The recorder cannot cut the seller's pay below what was recorded (nor acknowledged).
+    await expectRevert(close("recorder", terms, 20_000_000n, at20), "UsageBelowRecorded", [
+      id,
+      20_000_000n,
+      30_000_000n,
+    ]);
+    // The seller can: it is its own payment.
+    await close("seller", terms, 20_000_000n, at20);
     const v = await view(terms);
     expect(v.status).toBe(5);
     expect(v.recordedUsage).toBe(20_000_000n);
   });
 
+  it("the recorder closes at or above the recorded usage, from a completed or resolved agreement", async () => {
+    const terms = await f.terms();
+    const id = await f.activate(terms);
+    await record(id, 30_000_000n, true);
+    await close("recorder", terms, 30_000_000n, await finalVoucher(id, 30_000_000n));
+    expect((await view(terms)).status).toBe(5);
+    // After an arbiter's ruling, the recorder cannot go below it either.
+    const ruled = await f.terms();
+    const ruledId = await f.activate(ruled);
+    await record(ruledId, 50_000_000n);
+    await f.write("buyer", call("complete", [encodeTerms(ruled)]));
+    await f.write("buyer", call("challenge", [encodeTerms(ruled)]));
+    await f.write("arbiter", call("resolve", [encodeTerms(ruled), 40_000_000n]));
+    await expectRevert(
+      close("recorder", ruled, 1_000_000n, await finalVoucher(ruledId, 1_000_000n)),
+      "UsageBelowRecorded",
+      [ruledId, 1_000_000n, 40_000_000n],
+    );
+    await close("recorder", ruled, 40_000_000n, await finalVoucher(ruledId, 40_000_000n));
+    expect((await view(ruled)).status).toBe(5);
+  });
+
+  it("a final voucher expires at its deadline, which is signed", async () => {
+    const terms = await f.terms();
+    const id = await f.activate(terms);
+    const deadline = (await f.now()) + 100;
+    const signature = await finalVoucher(id, 5_000_000n, deadline);
+    await f.increaseTime(100);
+    await expectRevert(close("seller", terms, 5_000_000n, signature, deadline), "VoucherExpired", [
+      id,
+      BigInt(deadline),
+    ]);
+    await expectRevert(close("seller", terms, 5_000_000n, signature, deadline + 1_000), "InvalidVoucherSignature", [
+      id,
+      terms.buyer,
+    ]);
+  });
   it("refuses the buyer, strangers, plain usage vouchers, forged or foreign signatures, and usage above the deposit", async () => {
     const terms = await f.terms();
     const id = await f.activate(terms);
@@ -414,7 +464,11 @@ describe("cooperative close with the buyer's final voucher", () => {
       agreementId(other, f.escrowDomain()),
       other.buyer,
     ]);
-    const seller = await signFinalUsage(f.accounts.seller, f.escrowDomain(), { agreementId: id, usage: 10_000_000n });
+    const seller = await signFinalUsage(f.accounts.seller, f.escrowDomain(), {
+      agreementId: id,
+      usage: 10_000_000n,
+      deadline: DEADLINE,
+    });
     await expectRevert(close("seller", terms, 10_000_000n, seller), "InvalidVoucherSignature", [id, terms.buyer]);
     await expectRevert(
       close("seller", terms, 100_000_001n, await finalVoucher(id, 100_000_001n)),
@@ -425,6 +479,11 @@ describe("cooperative close with the buyer's final voucher", () => {
     const neverId = agreementId(never, f.escrowDomain());
     await expectRevert(close("seller", never, 1n, await finalVoucher(neverId, 1n)), "WrongStatus", [neverId, 0]);
     expect((await view(terms)).status).toBe(1);
+  });
+
+  it("terms where the buyer is its own recorder are refused: it could close on its own voucher", async () => {
+    const terms = await f.terms({ recorder: f.accounts.buyer.address });
+    await expectRevert(f.activate(terms), "BuyerCannotBe", ["recorder"]);
   });
 
   it("a blacklisted seller's payout is deferred, the buyer is still refunded", async () => {

@@ -223,8 +223,9 @@ async function apply(step: Action, ledger: Ledger, terms: Terms[]): Promise<void
     }
     case "close": {
       const usage = ((await deposit()) * BigInt(step.permille)) / 1_000n;
-      const sig = await signFinalUsage(f.accounts.buyer, f.escrowDomain(), { agreementId: id, usage });
-      await attempt(step.by, escrowCall("closeWithFinalVoucher", [packed, usage, sig]), ledger, terms);
+      const deadline = (await f.now()) + 3_600;
+      const sig = await signFinalUsage(f.accounts.buyer, f.escrowDomain(), { agreementId: id, usage, deadline });
+      await attempt(step.by, escrowCall("closeWithFinalVoucher", [packed, usage, deadline, sig]), ledger, terms);
       return;
     }
     case "complete":
@@ -318,81 +319,85 @@ async function drain(ledger: Ledger, terms: Terms[]): Promise<void> {
   expect(await f.token().balanceOf(f.escrow)).toBe(0n);
 }
 
-it(`holds the accounting invariants over ${RUNS} random action sequences and never strands funds`, async () => {
-  let runs = 0;
-  await fc.assert(
-    fc.asyncProperty(
-      fc.constantFrom("none", "active", "disputed", "cut off"),
-      fc.array(action, { minLength: 1, maxLength: 20 }),
-      async (opening, random) => {
-        // Openings put agreements in states the random steps would rarely reach by themselves:
-        // "disputed" after the recorder completed, "cut off" after the buyer completed and
-        // challenged at once with usage still unrecorded.
-        const openings: Record<string, Action[]> = {
-          none: [],
-          active: [],
-          disputed: [
-            { kind: "record", a: 0, permille: 600, complete: true },
-            { kind: "challenge", a: 0 },
-          ],
-          "cut off": [
-            { kind: "record", a: 0, permille: 400, complete: false },
-            { kind: "complete", a: 0, by: "buyer" },
-            { kind: "challenge", a: 0 },
-          ],
-        };
-        const prefix: Action[] =
-          opening === "none"
-            ? []
-            : [
-                { kind: "activate", a: 0, deposit: 100_000_000n },
-                { kind: "activate", a: 1, deposit: 7n },
-                ...(openings[opening] ?? []),
-              ];
-        const steps = [...prefix, ...random];
-        runs++;
-        await f.local.dev.testClient.revert({ id: baseline });
-        sellerBlacklisted = false;
-        baseline = await f.local.dev.testClient.snapshot();
-        const terms = templates.map((t) => ({ ...t }));
-        const ledger: Ledger = { deposits: [], settledOut: [], lastUsage: [] };
-        for (const step of steps) {
-          await apply(step, ledger, terms);
-          await checkInvariants(ledger, terms);
-        }
-        await drain(ledger, terms);
-      },
-    ),
-    { numRuns: RUNS, seed: SEED },
-  );
-  expect(runs).toBe(RUNS);
-  process.stderr.write(
-    `[properties] ${RUNS} sequences, seed ${SEED}; calls (ok/refused): ${JSON.stringify(Object.fromEntries(tally))}\n`,
-  );
-  // Every kind of step must have succeeded at least once, or the run did not exercise it.
-  for (const fn of [
-    "activate",
-    "topUp",
-    "recordUsageBatch",
-    "submitUsageVoucher",
-    "complete",
-    "challenge",
-    "resolve",
-    "recordLateUsage",
-    "closeWithFinalVoucher",
-    "settle",
-    "withdraw",
-  ]) {
-    expect(tally.get(fn)?.ok ?? 0, fn).toBeGreaterThan(0);
-  }
-  process.stderr.write(`[properties] reached: ${JSON.stringify(Object.fromEntries(reached))}\n`);
-  for (const what of [
-    "late record while completed",
-    "late record while challenged",
-    "batch entry skipped (status 1)",
-    "closed from status 1",
-    "activation refused: seller blacklisted",
-  ]) {
-    expect(reached.get(what) ?? 0, what).toBeGreaterThan(0);
-  }
-}, Math.max(900_000, RUNS * 500));
+it(
+  `holds the accounting invariants over ${RUNS} random action sequences and never strands funds`,
+  async () => {
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("none", "active", "disputed", "cut off"),
+        fc.array(action, { minLength: 1, maxLength: 20 }),
+        async (opening, random) => {
+          // Openings put agreements in states the random steps would rarely reach by themselves:
+          // "disputed" after the recorder completed, "cut off" after the buyer completed and
+          // challenged at once with usage still unrecorded.
+          const openings: Record<string, Action[]> = {
+            none: [],
+            active: [],
+            disputed: [
+              { kind: "record", a: 0, permille: 600, complete: true },
+              { kind: "challenge", a: 0 },
+            ],
+            "cut off": [
+              { kind: "record", a: 0, permille: 400, complete: false },
+              { kind: "complete", a: 0, by: "buyer" },
+              { kind: "challenge", a: 0 },
+            ],
+          };
+          const prefix: Action[] =
+            opening === "none"
+              ? []
+              : [
+                  { kind: "activate", a: 0, deposit: 100_000_000n },
+                  { kind: "activate", a: 1, deposit: 7n },
+                  ...(openings[opening] ?? []),
+                ];
+          const steps = [...prefix, ...random];
+          runs++;
+          await f.local.dev.testClient.revert({ id: baseline });
+          sellerBlacklisted = false;
+          baseline = await f.local.dev.testClient.snapshot();
+          const terms = templates.map((t) => ({ ...t }));
+          const ledger: Ledger = { deposits: [], settledOut: [], lastUsage: [] };
+          for (const step of steps) {
+            await apply(step, ledger, terms);
+            await checkInvariants(ledger, terms);
+          }
+          await drain(ledger, terms);
+        },
+      ),
+      { numRuns: RUNS, seed: SEED },
+    );
+    expect(runs).toBe(RUNS);
+    process.stderr.write(
+      `[properties] ${RUNS} sequences, seed ${SEED}; calls (ok/refused): ${JSON.stringify(Object.fromEntries(tally))}\n`,
+    );
+    // Every kind of step must have succeeded at least once, or the run did not exercise it.
+    for (const fn of [
+      "activate",
+      "topUp",
+      "recordUsageBatch",
+      "submitUsageVoucher",
+      "complete",
+      "challenge",
+      "resolve",
+      "recordLateUsage",
+      "closeWithFinalVoucher",
+      "settle",
+      "withdraw",
+    ]) {
+      expect(tally.get(fn)?.ok ?? 0, fn).toBeGreaterThan(0);
+    }
+    process.stderr.write(`[properties] reached: ${JSON.stringify(Object.fromEntries(reached))}\n`);
+    for (const what of [
+      "late record while completed",
+      "late record while challenged",
+      "batch entry skipped (status 1)",
+      "closed from status 1",
+      "activation refused: seller blacklisted",
+    ]) {
+      expect(reached.get(what) ?? 0, what).toBeGreaterThan(0);
+    }
+  },
+  Math.max(900_000, RUNS * 500),
+);

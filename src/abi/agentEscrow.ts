@@ -84,6 +84,17 @@ export const agentEscrowAbi = [
   {
     "inputs": [
       {
+        "internalType": "string",
+        "name": "field",
+        "type": "string"
+      }
+    ],
+    "name": "BuyerCannotBe",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "id",
         "type": "bytes32"
@@ -515,6 +526,27 @@ export const agentEscrowAbi = [
       },
       {
         "internalType": "uint256",
+        "name": "usage",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "floor",
+        "type": "uint256"
+      }
+    ],
+    "name": "UsageBelowRecorded",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "id",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
         "name": "current",
         "type": "uint256"
       },
@@ -546,6 +578,22 @@ export const agentEscrowAbi = [
       }
     ],
     "name": "UsageNotRaised",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "id",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "deadline",
+        "type": "uint256"
+      }
+    ],
+    "name": "VoucherExpired",
     "type": "error"
   },
   {
@@ -1447,6 +1495,11 @@ export const agentEscrowAbi = [
         "internalType": "uint64",
         "name": "usage",
         "type": "uint64"
+      },
+      {
+        "internalType": "uint40",
+        "name": "deadline",
+        "type": "uint40"
       },
       {
         "internalType": "bytes",

@@ -165,12 +165,19 @@ export function submitVoucher(
 }
 
 /**
- * Buyer: sign the final usage voucher, agreeing that the agreement ends at exactly `usage`. The
- * seller (or the recorder) can then close and settle at once with {@link closeWithFinalVoucher}:
- * no challenge window. Sign it only for the usage you accept as final: it cannot be withdrawn.
+ * Buyer: sign the final usage voucher, agreeing that the agreement ends at exactly `usage` if
+ * closed before `deadline` (unix seconds). The seller (or the recorder, at or above the recorded
+ * usage) can then close and settle at once with {@link closeWithFinalVoucher}: no challenge
+ * window. Sign it only for the usage you accept as final: until its deadline it cannot be withdrawn.
  */
-export function signFinalVoucher(signer: TypedDataSigner, domain: EscrowDomain, agreementId: Hex, usage: bigint) {
-  return signFinalUsage(signer, domain, { agreementId, usage });
+export function signFinalVoucher(
+  signer: TypedDataSigner,
+  domain: EscrowDomain,
+  agreementId: Hex,
+  usage: bigint,
+  deadline: number,
+) {
+  return signFinalUsage(signer, domain, { agreementId, usage, deadline });
 }
 
 /**
@@ -183,10 +190,14 @@ export function closeWithFinalVoucher(
   client: PublicClient,
   escrow: Address,
   terms: Terms,
-  usage: bigint,
-  signature: Hex,
+  voucher: { usage: bigint; deadline: number; signature: Hex },
 ) {
-  return send(wallet, client, escrow, "closeWithFinalVoucher", [encodeTerms(terms), usage, signature]);
+  return send(wallet, client, escrow, "closeWithFinalVoucher", [
+    encodeTerms(terms),
+    voucher.usage,
+    voucher.deadline,
+    voucher.signature,
+  ]);
 }
 
 /** The backend's view of an activation (`GET .../escrow-status`). */

@@ -43,6 +43,7 @@ export const escrowTypes = {
   FinalUsage: [
     { name: "agreementId", type: "bytes32" },
     { name: "usage", type: "uint64" },
+    { name: "deadline", type: "uint40" },
   ],
 } as const;
 
@@ -253,12 +254,16 @@ export function signUsageVoucher(
   return signer.signTypedData(usageVoucherTypedData(domain, voucher));
 }
 
+/** A final usage voucher: agreement `agreementId` ends at exactly `usage`, if closed before `deadline`. */
+export type FinalUsage = { readonly agreementId: Hex; readonly usage: bigint; readonly deadline: number };
+
 /**
  * The typed data of a final usage voucher: the buyer agrees that agreement `agreementId` ends at
- * exactly `usage`. The seller or the recorder submits it with `closeWithFinalVoucher`, which
- * settles at once. A plain usage voucher can never close an agreement.
+ * exactly `usage`, if closed before `deadline` (unix seconds). The seller or the recorder submits
+ * it with `closeWithFinalVoucher`, which settles at once. A plain usage voucher can never close
+ * an agreement.
  */
-export function finalUsageTypedData(domain: EscrowDomain, voucher: { agreementId: Hex; usage: bigint }) {
+export function finalUsageTypedData(domain: EscrowDomain, voucher: FinalUsage) {
   return {
     domain: escrowDomain(domain),
     types: { FinalUsage: escrowTypes.FinalUsage },
@@ -268,10 +273,29 @@ export function finalUsageTypedData(domain: EscrowDomain, voucher: { agreementId
 }
 
 /** Sign a final usage voucher as the buyer. */
-export function signFinalUsage(
-  signer: TypedDataSigner,
-  domain: EscrowDomain,
-  voucher: { agreementId: Hex; usage: bigint },
-): Promise<Hex> {
+export function signFinalUsage(signer: TypedDataSigner, domain: EscrowDomain, voucher: FinalUsage): Promise<Hex> {
   return signer.signTypedData(finalUsageTypedData(domain, voucher));
+}
+
+/**
+ * One agreement, everything derived once: the chain and escrow it is bound to, its terms, its id
+ * and its packed terms. Every escrow action takes this.
+ */
+export type AgreementRef = {
+  readonly chainId: number;
+  readonly escrow: Address;
+  readonly terms: Terms;
+  readonly id: Hex;
+  readonly packed: Hex;
+};
+
+/** Build the {@link AgreementRef} of `terms` on an escrow (validates every field's range). */
+export function agreementRef(terms: Terms, domain: EscrowDomain): AgreementRef {
+  return Object.freeze({
+    chainId: domain.chainId,
+    escrow: getAddress(domain.escrow),
+    terms,
+    id: agreementId(terms, domain),
+    packed: encodeTerms(terms),
+  });
 }
