@@ -7,18 +7,28 @@
 //   3. a cooperative close: the buyer signs its final usage, the recorder closes and settles at
 //      once, with no challenge window;
 //   4. a direct stablecoin payment with the platform fee collected by permit.
-import { type Address, formatUnits, type Hex, keccak256, type PublicClient, toHex, type WalletClient } from "viem";
+import {
+  type Address,
+  formatUnits,
+  type Hex,
+  keccak256,
+  type PublicClient,
+  type TransactionReceipt,
+  toHex,
+  type WalletClient,
+} from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { directPaymentAbi } from "../src/abi/index.ts";
+import {
+  closeWithFinalVoucher,
+  pay,
+  previewSettlement,
+  readAgreement,
+  recordUsageBatch,
+  settle,
+} from "../src/actions/index.ts";
 import { getChainByKey, getToken } from "../src/chains/index.ts";
 import {
   buildDirectStablecoinAgreement,
-  closeWithFinalVoucher,
-  directPaymentCall,
-  previewSettlement,
-  readEscrowStatus,
-  recordUsageBatch,
-  settleAgreement,
   signActivation,
   signFinalVoucher,
   submitActivation,
@@ -27,9 +37,10 @@ import {
 } from "../src/client/index.ts";
 import { deployAgentEscrow } from "../src/deploy/deploy.ts";
 import { loadEconomicParameters } from "../src/deploy/parameters.ts";
-import { agreementId, type Terms } from "../src/eip712/index.ts";
+import { agreementRef, type Terms } from "../src/eip712/index.ts";
 import { directPaymentFee } from "../src/fees.ts";
 import { startFaithfulChain } from "../src/testing/faithful-chain.ts";
+import { serializeActivationPackage } from "../src/wire/index.ts";
 import { encodeJsonHeader, submitExactPayment, x402Payer } from "../src/x402/index.ts";
 
 const base = getChainByKey("base");
@@ -37,8 +48,13 @@ const usdc = getToken(base.chainId, "USDC");
 const fmt = (v: bigint) => `${formatUnits(v, usdc.decimals)} ${usdc.symbol}`;
 const line = (label: string, text: string) => console.log(`${label.padEnd(14)}${text}`);
 
-async function sent(client: PublicClient, hash: Hex, what: string) {
-  const receipt = await client.waitForTransactionReceipt({ hash });
+/** Print what a write cost: its hash, gas and calldata bytes. */
+async function sent(
+  client: PublicClient,
+  result: Promise<{ hash: Hex; receipt: TransactionReceipt }>,
+  what: string,
+): Promise<void> {
+  const { hash, receipt } = await result;
   const tx = await client.getTransaction({ hash });
   line("", `${what}: tx ${hash.slice(0, 18)}…, gas ${receipt.gasUsed}, calldata ${(tx.input.length - 2) / 2} bytes`);
 }
@@ -87,10 +103,10 @@ try {
       },
     ],
   });
-  const pay = x402Payer(agent, { maxAmount: { USDC: 10_000_000n } });
-  const { headerName, payment } = await pay(challenge, { nowSeconds: Number((await client.getBlock()).timestamp) });
+  const x402Pay = x402Payer(agent, { maxAmount: { USDC: 10_000_000n } });
+  const { headerName, payment } = await x402Pay(challenge, { nowSeconds: Number((await client.getBlock()).timestamp) });
   line("", `agent signed ${fmt(5_000_000n)} to the seller, sent as ${headerName}`);
-  await sent(client, await submitExactPayment(relayer, usdc.address, payment), "relayer executed it");
+  await sent(client, submitExactPayment(relayer, usdc.address, payment), "relayer executed it");
   line("", `seller ${fmt(await token.balanceOf(seller))}, agent ${fmt(await token.balanceOf(agent.address))}`);
 
   // 2. escrow ---------------------------------------------------------------------------------
@@ -114,95 +130,75 @@ try {
     serviceExpiry: now + 86_400,
     salt: keccak256(toHex(`demo-agreement-${now}`)),
   };
-  const pkg = {
-    agreementId: agreementId(terms, { chainId: base.chainId, escrow }),
-    chainId: base.chainId,
+  // The seller's backend hands the buyer the activation package (here, built from the accepted terms).
+  const escrowDomain = { chainId: base.chainId, escrow };
+  const pkg = serializeActivationPackage({ agreement: agreementRef(terms, escrowDomain), upfrontFeePending: false });
+  const policy = {
+    buyer: agent.address,
     escrow,
-    upfrontFeePending: false,
-    terms: { ...terms, deposit: "100000000", upfrontFee: "0", feeFixed: "10000", feeCap: "1000000" },
+    chainId: base.chainId,
+    parties: { seller, recorder: terms.recorder, arbiter: terms.arbiter },
+    maxDeposit: { USDC: 100_000_000n },
   };
-  const verified = await verifyActivationPackage(
-    pkg,
-    {
-      buyer: agent.address,
-      escrow,
-      chainId: base.chainId,
-      parties: { seller, recorder: terms.recorder, arbiter: terms.arbiter },
-      maxDeposit: { USDC: 100_000_000n },
-    },
-    client,
-  );
-  const signed = await signActivation(agent, verified, { validBefore: BigInt(now + 600) });
+  const verified = await verifyActivationPackage(pkg, policy, client);
+  const { agreement } = verified;
+  const body = await signActivation(agent, verified, { validBefore: BigInt(now + 600) });
   line(
     "",
-    `buyer verified the package and signed a ReceiveWithAuthorization (nonce = agreement id ${verified.id.slice(0, 12)}…)`,
+    `buyer verified the package and signed a ReceiveWithAuthorization (nonce = agreement id ${agreement.id.slice(0, 12)}…)`,
   );
-  await sent(client, await submitActivation(relayer, client, escrow, signed), "relayer activated");
-  const active = await waitForActive({ client, escrow, terms, timeoutMs: 5_000, pollMs: 100 });
+  await sent(client, submitActivation(relayer, body, escrowDomain), "relayer activated");
+  const active = await waitForActive({ client, agreement, timeoutMs: 5_000, pollMs: 100 });
   line("", `status ${active.outcome}, escrow holds ${fmt(await token.balanceOf(escrow))}`);
   await sent(
     client,
-    await recordUsageBatch(recorder, client, escrow, [
-      { agreementId: verified.id, cumulativeUsage: 60_000_000n, logRef: keccak256(toHex("usage-log")), complete: true },
+    recordUsageBatch(recorder, escrow, [
+      {
+        agreementId: agreement.id,
+        cumulativeUsage: 60_000_000n,
+        logRef: keccak256(toHex("usage-log")),
+        complete: true,
+      },
     ]),
     "recorder recorded 60 and completed",
   );
   await local.dev.testClient.increaseTime({ seconds: terms.challengeWindow });
   await local.dev.testClient.mine({ blocks: 1 });
-  const preview = await previewSettlement(client, escrow, terms);
+  const preview = await previewSettlement(client, agreement);
   line(
     "",
     `after the challenge window: seller ${fmt(preview.toSeller)}, fee ${fmt(preview.fee)}, refund ${fmt(preview.refund)}`,
   );
-  await sent(client, await settleAgreement(relayer, client, escrow, terms), "settled");
+  await sent(client, settle(relayer, agreement), "settled");
   line(
     "",
-    `status ${(await readEscrowStatus(client, escrow, terms)).status}; seller ${fmt(await token.balanceOf(seller))}, agent ${fmt(await token.balanceOf(agent.address))}`,
+    `status ${(await readAgreement(client, agreement)).status}; seller ${fmt(await token.balanceOf(seller))}, agent ${fmt(await token.balanceOf(agent.address))}`,
   );
 
   // 3. cooperative close ----------------------------------------------------------------------
   console.log("\n3. cooperative close: deposit 20, the buyer signs its final usage of 12, one transaction settles");
   const later = Number((await client.getBlock()).timestamp);
-  const closing: Terms = { ...terms, deposit: 20_000_000n, salt: keccak256(toHex(`demo-close-${later}`)) };
-  const closingVerified = await verifyActivationPackage(
-    {
-      ...pkg,
-      agreementId: agreementId(closing, { chainId: base.chainId, escrow }),
-      terms: { ...pkg.terms, deposit: "20000000", salt: closing.salt },
-    },
-    {
-      buyer: agent.address,
-      escrow,
-      chainId: base.chainId,
-      parties: { seller, recorder: closing.recorder, arbiter: closing.arbiter },
-      maxDeposit: { USDC: 100_000_000n },
-    },
-    client,
-  );
-  const closingSigned = await signActivation(agent, closingVerified, { validBefore: BigInt(later + 600) });
-  await sent(client, await submitActivation(relayer, client, escrow, closingSigned), "relayer activated");
+  const closingTerms: Terms = { ...terms, deposit: 20_000_000n, salt: keccak256(toHex(`demo-close-${later}`)) };
+  const closingPkg = serializeActivationPackage({
+    agreement: agreementRef(closingTerms, escrowDomain),
+    upfrontFeePending: false,
+  });
+  const closingVerified = await verifyActivationPackage(closingPkg, policy, client);
+  const closing = closingVerified.agreement;
+  const closingBody = await signActivation(agent, closingVerified, { validBefore: BigInt(later + 600) });
+  await sent(client, submitActivation(relayer, closingBody, escrowDomain), "relayer activated");
   const deadline = later + 600;
-  const finalVoucher = await signFinalVoucher(
-    agent,
-    { chainId: base.chainId, escrow },
-    closingVerified.id,
-    12_000_000n,
-    deadline,
-  );
+  const finalVoucher = await signFinalVoucher(agent, closing, 12_000_000n, deadline);
   line("", "buyer signed its final usage voucher for 12 USDC");
   const before = { seller: await token.balanceOf(seller), agent: await token.balanceOf(agent.address) };
   await sent(
     client,
-    await closeWithFinalVoucher(recorder, client, escrow, closing, {
-      usage: 12_000_000n,
-      deadline,
-      signature: finalVoucher,
-    }),
+    closeWithFinalVoucher(recorder, closing, { usage: 12_000_000n, deadline, signature: finalVoucher }),
     "recorder closed and settled",
   );
   line(
     "",
-    `status ${(await readEscrowStatus(client, escrow, closing)).status}; seller +${fmt((await token.balanceOf(seller)) - before.seller)}, agent refunded ${fmt((await token.balanceOf(agent.address)) - before.agent)}`,
+    `status ${(await readAgreement(client, closing)).status}; seller +${fmt((await token.balanceOf(seller)) - before.seller)}, agent refunded ${fmt((await token.balanceOf(agent.address)) - before.agent)}`,
   );
 
   // 4. direct payment ---------------------------------------------------------------------------
@@ -236,18 +232,7 @@ try {
     },
   );
   line("", `agent signed the x402 payment and a fee permit of ${fmt(built.fee)} in one call`);
-  await sent(
-    client,
-    await relayer.writeContract({
-      address: direct,
-      abi: directPaymentAbi,
-      functionName: "pay",
-      args: directPaymentCall(built),
-      account: relayer.account ?? null,
-      chain: relayer.chain,
-    }),
-    "platform executed it",
-  );
+  await sent(client, pay(relayer, direct, built.order), "platform executed it");
   line("", `seller ${fmt(await token.balanceOf(seller))}, agent ${fmt(await token.balanceOf(agent.address))}`);
 } finally {
   await local.close();

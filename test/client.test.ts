@@ -3,29 +3,30 @@
 // relayer submits it, and every refusal happens before anything is signed.
 import { keccak256, toHex, verifyTypedData } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { directPaymentAbi } from "../src/abi/index.ts";
 import {
-  type ActivationPackage,
+  challenge,
+  complete,
+  pay,
+  previewSettlement,
+  readAgreement,
+  recordUsageBatch,
+  settle,
+  submitUsageVoucher,
+  withdraw,
+} from "../src/actions/index.ts";
+import {
   buildDirectStablecoinAgreement,
   ClientError,
-  challengeUsage,
-  completeAgreement,
   type DirectPaymentRequirements,
-  directPaymentCall,
-  previewSettlement,
-  readEscrowStatus,
-  recordUsageBatch,
-  settleAgreement,
   signActivation,
   signVoucher,
   submitActivation,
-  submitVoucher,
   verifyActivationPackage,
   waitForActive,
-  withdraw,
 } from "../src/client/index.ts";
-import { agreementId, receiveWithAuthorizationTypes, type Terms } from "../src/eip712/index.ts";
+import { agreementRef, receiveWithAuthorizationTypes, type Terms } from "../src/eip712/index.ts";
 import { directPaymentFee } from "../src/fees.ts";
+import { type ActivationPackageJson, serializeActivationPackage } from "../src/wire/index.ts";
 import { type EscrowFixture, escrowFixture } from "./support/escrow-fixture.ts";
 
 let f: EscrowFixture;
@@ -35,20 +36,17 @@ beforeAll(async () => {
 });
 afterAll(async () => f?.close());
 
-const toPackage = (terms: Terms, overrides: Partial<ActivationPackage> = {}): ActivationPackage => ({
-  agreementId: agreementId(terms, f.escrowDomain()),
-  chainId: f.chain.chainId,
-  escrow: f.escrow,
-  upfrontFeePending: terms.upfrontFee > 0n,
-  terms: {
-    ...terms,
-    deposit: terms.deposit.toString(),
-    upfrontFee: terms.upfrontFee.toString(),
-    feeFixed: terms.feeFixed.toString(),
-    feeCap: terms.feeCap.toString(),
-  },
+const ref = (terms: Terms) => agreementRef(terms, f.escrowDomain());
+const toPackage = (terms: Terms, overrides: Partial<ActivationPackageJson> = {}): ActivationPackageJson => ({
+  ...serializeActivationPackage({ agreement: ref(terms), upfrontFeePending: terms.upfrontFee > 0n }),
   ...overrides,
 });
+/** The package of `terms` on another chain (its id recomputed for that chain). */
+const onChain = (terms: Terms, chainId: number): ActivationPackageJson =>
+  serializeActivationPackage({
+    agreement: agreementRef(terms, { chainId, escrow: f.escrow }),
+    upfrontFeePending: false,
+  });
 const policy = () => ({
   buyer: f.accounts.buyer.address,
   escrow: f.escrow,
@@ -84,7 +82,7 @@ describe("buyer: activation package", () => {
           value: terms.deposit,
           validAfter: 0n,
           validBefore: BigInt(signed.fundingAuthorization.validBefore),
-          nonce: verified.id,
+          nonce: verified.agreement.id,
         },
         signature: signed.fundingAuthorization.signature,
       }),
@@ -93,8 +91,7 @@ describe("buyer: activation package", () => {
     let clock = 0;
     const stuck = await waitForActive({
       client: f.publicClient,
-      escrow: f.escrow,
-      terms,
+      agreement: verified.agreement,
       backendStatus: async () => ({ status: "submitting", activation_tx_hash: null }),
       timeoutMs: 3_000,
       pollMs: 1_000,
@@ -104,15 +101,20 @@ describe("buyer: activation package", () => {
       now: () => clock,
     });
     expect(stuck).toEqual({ outcome: "stuck_submitting", waitedMs: 3_000 });
-    await submitActivation(f.wallet("relayer"), f.publicClient, f.escrow, signed);
-    const outcome = await waitForActive({ client: f.publicClient, escrow: f.escrow, terms, timeoutMs: 1_000 });
+    const { events } = await submitActivation(f.wallet("relayer"), signed, f.escrowDomain());
+    expect(events.map((e) => e.eventName)).toEqual(["AgreementActivated", "UpfrontFeePaid"]);
+    const outcome = await waitForActive({ client: f.publicClient, agreement: verified.agreement, timeoutMs: 1_000 });
     expect(outcome.outcome).toBe("active");
-    expect((await readEscrowStatus(f.publicClient, f.escrow, terms)).deposit).toBe(terms.deposit);
+    expect((await readAgreement(f.publicClient, verified.agreement)).deposit).toBe(terms.deposit);
+    // The same body again: the token refuses the used authorization, with its reason.
+    await expect(submitActivation(f.wallet("relayer"), signed, f.escrowDomain())).rejects.toMatchObject({
+      code: "CONTRACT_REVERTED",
+    });
   });
 
   it("reports a backend failure and a plain time-out distinctly", async () => {
     const terms = await f.terms();
-    const base = { client: f.publicClient, escrow: f.escrow, terms, sleep: async () => {} };
+    const base = { client: f.publicClient, agreement: ref(terms), sleep: async () => {} };
     expect(
       await waitForActive({ ...base, backendStatus: async () => ({ status: "failed", error: "relayer out of gas" }) }),
     ).toEqual({
@@ -130,22 +132,24 @@ describe("buyer: activation package", () => {
     expect(timedOut.outcome).toBe("timed_out");
   });
 
-  const tampered: [string, (t: Terms) => Partial<ActivationPackage>, string][] = [
+  const tampered: [string, (t: Terms) => Partial<ActivationPackageJson>, string][] = [
     ["another escrow", () => ({ escrow: "0x000000000000000000000000000000000000dEaD" }), "PACKAGE_MISMATCH"],
     ["an id that is not the hash of the terms", () => ({ agreementId: keccak256(toHex("other")) }), "PACKAGE_MISMATCH"],
-    [
-      "another buyer",
-      (t) => ({ terms: { ...toPackage(t).terms, buyer: f.accounts.other.address } }),
-      "SIGNER_MISMATCH",
-    ],
+    ["another buyer", (t) => toPackage({ ...t, buyer: f.accounts.other.address }), "SIGNER_MISMATCH"],
     ["a deposit above the cap", (t) => toPackage({ ...t, deposit: 500_000_001n }), "AMOUNT_ABOVE_CAP"],
     ["an upfront fee above the cap", (t) => toPackage({ ...t, upfrontFee: 5_000_001n }), "AMOUNT_ABOVE_CAP"],
     ["a pending fee the terms do not carry", () => ({ upfrontFeePending: true }), "PACKAGE_INVALID"],
     ["another seller", (t) => toPackage({ ...t, seller: f.accounts.other.address }), "PACKAGE_MISMATCH"],
     ["another recorder", (t) => toPackage({ ...t, recorder: f.accounts.other.address }), "PACKAGE_MISMATCH"],
     ["another arbiter", (t) => toPackage({ ...t, arbiter: f.accounts.other.address }), "PACKAGE_MISMATCH"],
-    ["a challenge window too short to challenge", (t) => toPackage({ ...t, challengeWindow: 0 }), "PACKAGE_INVALID"],
-    ["another chain than the buyer expects", (t) => ({ ...toPackage(t), chainId: 10 }), "CHAIN_MISMATCH"],
+    ["a challenge window too short to challenge", (t) => toPackage({ ...t, challengeWindow: 0 }), "TERMS_REFUSED"],
+    ["the buyer as its own recorder", (t) => toPackage({ ...t, recorder: t.buyer }), "PACKAGE_MISMATCH"],
+    ["another chain than the buyer expects", (t) => onChain(t, 10), "CHAIN_MISMATCH"],
+    [
+      "an id that is not the hash of the terms on its chain",
+      (t) => ({ ...toPackage(t), chainId: 10 }),
+      "PACKAGE_MISMATCH",
+    ],
     [
       "a deposit that is not a decimal string",
       (t) => ({ terms: { ...toPackage(t).terms, deposit: "1e8" } }),
@@ -163,25 +167,35 @@ describe("buyer: activation package", () => {
   it("refuses a service expiry that has passed", async () => {
     const terms = await f.terms({ serviceExpiry: (await f.now()) - 1 });
     await expect(verifyActivationPackage(toPackage(terms), policy(), f.publicClient)).rejects.toMatchObject({
-      code: "PACKAGE_INVALID",
+      code: "TERMS_REFUSED",
     });
+  });
+
+  it("refuses a seller the token has blacklisted, before signing (the escrow would refuse it)", async () => {
+    const terms = await f.terms();
+    await f.token().blacklist(terms.seller);
+    try {
+      await expect(verifyActivationPackage(toPackage(terms), policy(), f.publicClient)).rejects.toMatchObject({
+        code: "PARTY_BLACKLISTED",
+        details: { role: "seller", account: terms.seller },
+      });
+    } finally {
+      await f.token().unBlacklist(terms.seller);
+    }
   });
 
   it("refuses a token outside the registry, an unknown chain and a wrong client chain", async () => {
     const terms = await f.terms();
     await expect(
-      verifyActivationPackage({ ...toPackage(terms), chainId: 1 }, { ...policy(), chainId: 1 }, f.publicClient),
-    ).rejects.toMatchObject({ code: "CHAIN_UNKNOWN" });
+      verifyActivationPackage(onChain(terms, 1), { ...policy(), chainId: 1 }, f.publicClient),
+    ).rejects.toMatchObject({ code: "CHAIN_UNSUPPORTED" });
     await expect(
       verifyActivationPackage(
-        {
-          ...toPackage(terms),
-          terms: { ...toPackage(terms).terms, token: "0x0000000000000000000000000000000000000001" },
-        },
+        toPackage({ ...terms, token: "0x0000000000000000000000000000000000000001" }),
         policy(),
         f.publicClient,
       ),
-    ).rejects.toMatchObject({ code: "TOKEN_UNKNOWN" });
+    ).rejects.toMatchObject({ code: "TOKEN_NOT_ALLOWED" });
   });
 
   it("refuses an agreement that is already active and a signer that is not the buyer", async () => {
@@ -192,7 +206,7 @@ describe("buyer: activation package", () => {
     });
     await f.activate(terms);
     await expect(verifyActivationPackage(toPackage(terms), policy(), f.publicClient)).rejects.toMatchObject({
-      code: "PACKAGE_INVALID",
+      code: "AGREEMENT_EXISTS",
     });
   });
 });
@@ -200,22 +214,28 @@ describe("buyer: activation package", () => {
 describe("recorder, seller and buyer operations", () => {
   it("records a batch, completes, challenges with a voucher below, settles and withdraws fees", async () => {
     const terms = await f.terms({ challengeWindow: 600 });
-    const id = await f.activate(terms);
-    const voucher = await signVoucher(f.accounts.buyer, f.escrowDomain(), id, 20_000_000n);
-    await submitVoucher(f.wallet("relayer"), f.publicClient, f.escrow, terms, 20_000_000n, voucher);
-    await recordUsageBatch(f.wallet("recorder"), f.publicClient, f.escrow, [
-      { agreementId: id, cumulativeUsage: 30_000_000n, logRef: keccak256(toHex("log")) },
+    const agreement = ref(terms);
+    await f.activate(terms);
+    const voucher = await signVoucher(f.accounts.buyer, agreement, 20_000_000n);
+    await submitUsageVoucher(f.wallet("relayer"), agreement, 20_000_000n, voucher);
+    await recordUsageBatch(f.wallet("recorder"), f.escrow, [
+      { agreementId: agreement.id, cumulativeUsage: 30_000_000n, logRef: keccak256(toHex("log")) },
     ]);
-    await completeAgreement(f.wallet("seller"), f.publicClient, f.escrow, terms);
-    await challengeUsage(f.wallet("buyer"), f.publicClient, f.escrow, terms);
-    expect((await readEscrowStatus(f.publicClient, f.escrow, terms)).status).toBe("challenged");
+    await complete(f.wallet("seller"), agreement);
+    await challenge(f.wallet("buyer"), agreement);
+    expect((await readAgreement(f.publicClient, agreement)).status).toBe("challenged");
     await f.increaseTime(terms.resolutionWindow);
-    const preview = await previewSettlement(f.publicClient, f.escrow, terms);
+    const preview = await previewSettlement(f.publicClient, agreement);
     expect(preview).toMatchObject({ settleableNow: true, byFallback: true, usage: 25_000_000n });
-    await settleAgreement(f.wallet("other"), f.publicClient, f.escrow, terms);
-    expect((await readEscrowStatus(f.publicClient, f.escrow, terms)).status).toBe("settled");
+    const { events } = await settle(f.wallet("other"), agreement);
+    expect(events.find((e) => e.eventName === "AgreementSettled")?.args).toMatchObject({
+      usage: 25_000_000n,
+      fee: preview.fee,
+      byFallback: true,
+    });
+    expect((await readAgreement(f.publicClient, agreement)).status).toBe("settled");
     const before = await f.token().balanceOf(terms.feeRecipient);
-    await withdraw(f.wallet("feeRecipient"), f.publicClient, f.escrow, terms.token, terms.feeRecipient);
+    await withdraw(f.wallet("feeRecipient"), f.escrow, terms.token, terms.feeRecipient);
     expect((await f.token().balanceOf(terms.feeRecipient)) - before).toBeGreaterThanOrEqual(preview.fee);
   });
 });
@@ -255,12 +275,8 @@ describe("direct payment builder", () => {
     });
     const seller = await f.token().balanceOf(f.accounts.seller.address);
     const fees = await f.token().balanceOf(f.accounts.feeRecipient.address);
-    await f.write("relayer", {
-      address: f.direct,
-      abi: directPaymentAbi,
-      functionName: "pay",
-      args: directPaymentCall(agreement),
-    });
+    const { events } = await pay(f.wallet("relayer"), f.direct, agreement.order);
+    expect(events.map((e) => e.eventName)).toEqual(["DirectPaymentExecuted"]);
     expect((await f.token().balanceOf(f.accounts.seller.address)) - seller).toBe(5_000_000n);
     expect((await f.token().balanceOf(f.accounts.feeRecipient.address)) - fees).toBe(103_000n);
   });
@@ -318,7 +334,7 @@ describe("direct payment builder", () => {
         { ...r, accept: { ...r.accept, maxTimeoutSeconds: 86_400 } },
         opts,
       ),
-    ).rejects.toMatchObject({ code: "PACKAGE_INVALID" });
+    ).rejects.toMatchObject({ code: "POLICY_REFUSED" });
   });
 
   it("refuses a payee or fee spender that is not an address", async () => {
@@ -333,7 +349,7 @@ describe("direct payment builder", () => {
           permitNonce: 0n,
         },
       ),
-    ).rejects.toMatchObject({ code: "PACKAGE_INVALID" });
+    ).rejects.toMatchObject({ code: "PAYLOAD_INVALID" });
   });
 
   it("refuses a network or domain that disagrees with the registry", async () => {

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import type { WalletClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { purchaseCredits, sponsorMessage } from "../src/client/index.ts";
+import { purchaseCredits, sponsorMessage } from "../src/credits/index.ts";
 import { type FaithfulChain, startFaithfulChain } from "../src/testing/faithful-chain.ts";
 import {
   decodePaymentPayload,
@@ -61,8 +61,7 @@ beforeAll(async () => {
     }
     const a = payment.authorization;
     try {
-      const hash = await submitExactPayment(facilitator, payment.asset, payment);
-      await local.dev.publicClient.waitForTransactionReceipt({ hash });
+      const { hash } = await submitExactPayment(facilitator, payment.asset, payment);
       const settlement = { success: true, transaction: hash, network: payment.network, payer: a.from };
       res.writeHead(200, { "content-type": "application/json", "PAYMENT-RESPONSE": encodeJsonHeader(settlement) });
       res.end(

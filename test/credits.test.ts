@@ -24,7 +24,7 @@ import {
   signSponsorMessage,
   sponsorMessage,
   validateCreditPack,
-} from "../src/client/credits/index.ts";
+} from "../src/credits/index.ts";
 
 const account = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
 // Checksummed (mixed case) addresses: the messages must carry them lowercased.

@@ -1,45 +1,35 @@
-import { type Address, getAddress, type Hex, isAddress, type PublicClient } from "viem";
-import { agentEscrowAbi, fiatTokenAbi } from "../abi/index.ts";
-import { type ChainInfo, getChain, getToken, type TokenInfo, tokenDomain } from "../chains/index.ts";
+import { type Account, type Address, type Chain, type Client, getAddress, type Transport } from "viem";
+import { getBlock } from "viem/actions";
+import { readAgreement } from "../actions/escrow/readAgreement.ts";
+import { readAgreementId } from "../actions/escrow/readAgreementId.ts";
+import { readTokenConfig } from "../actions/escrow/readTokenConfig.ts";
+import { guarded } from "../actions/execute.ts";
+import { readAuthorizationState, readIsBlacklisted, readPermitNonce } from "../actions/token/reads.ts";
 import {
-  agreementId,
-  encodeTerms,
+  type ChainInfo,
+  ChainRegistryError,
+  findChain,
+  findToken,
+  type TokenInfo,
+  tokenDomain,
+} from "../chains/index.ts";
+import {
+  type AgreementRef,
   signAuthorization,
   signPermit,
-  type Terms,
   type TokenDomainFields,
   type TypedDataSigner,
 } from "../eip712/index.ts";
+import {
+  type ActivationPackage,
+  type ActivationSignaturesJson,
+  parseActivationPackage,
+  serializeActivationSignatures,
+  WireError,
+} from "../wire/index.ts";
 import { ClientError } from "./errors.ts";
 
-/**
- * The terms the backend returns for an accepted agreement (`GET .../activation-package`), with
- * amounts as decimal strings so the package survives JSON.
- */
-export type ActivationPackage = {
-  agreementId: Hex;
-  chainId: number;
-  escrow: Address;
-  upfrontFeePending: boolean;
-  terms: {
-    buyer: Address;
-    seller: Address;
-    token: Address;
-    feeRecipient: Address;
-    recorder: Address;
-    arbiter: Address;
-    deposit: string;
-    upfrontFee: string;
-    feeFixed: string;
-    feeCap: string;
-    feeBps: number;
-    fallbackBps: number;
-    challengeWindow: number;
-    resolutionWindow: number;
-    serviceExpiry: number;
-    salt: Hex;
-  };
-};
+type AnyClient = Client<Transport, Chain | undefined, Account | undefined>;
 
 /** What the buyer accepts to sign. */
 export type BuyerPolicy = {
@@ -68,286 +58,321 @@ export type BuyerPolicy = {
   readonly allowUnconfirmedDomains?: boolean;
 };
 
-/** A package that passed every check: the terms, its id, and the domains to sign with. */
+/** A package that passed every check: the agreement, and the domain to sign its deposit with. */
 export type VerifiedActivation = {
+  readonly agreement: AgreementRef;
   readonly chain: ChainInfo;
   readonly token: TokenInfo;
-  readonly terms: Terms;
-  readonly id: Hex;
-  readonly escrow: Address;
   readonly tokenDomain: TokenDomainFields;
   readonly upfrontFeePending: boolean;
 };
 
-function reject(
-  code: ConstructorParameters<typeof ClientError>[0],
-  message: string,
-  details: Record<string, unknown>,
-): never {
-  throw new ClientError(code, message, details);
-}
-
-function domainOf(chainId: number, token: Address, allowUnconfirmed: boolean): TokenDomainFields {
+/**
+ * Step 1, parse: the package's fields and its id against its terms (no policy, no chain).
+ * @throws {ClientError} `PACKAGE_INVALID`, `PACKAGE_MISMATCH` (the id is not the hash of the terms).
+ */
+export function parsePackage(json: unknown): ActivationPackage {
   try {
-    return tokenDomain(chainId, token, { allowUnconfirmed });
+    return parseActivationPackage(json);
   } catch (cause) {
-    throw new ClientError("TOKEN_NOT_ALLOWED", (cause as Error).message, { chainId, token }, { cause });
+    if (cause instanceof WireError) {
+      const d = cause.details;
+      if ("claimed" in d) {
+        throw new ClientError(
+          "PACKAGE_MISMATCH",
+          cause.message,
+          { field: d.field, actual: d.claimed, expected: d.computed },
+          { cause },
+        );
+      }
+      const field = "field" in d ? d.field : "package";
+      throw new ClientError("PACKAGE_INVALID", cause.message, { field, value: json }, { cause });
+    }
+    throw cause;
   }
 }
 
-function toTerms(raw: ActivationPackage["terms"]): Terms {
-  const addr = (v: unknown, field: string) =>
-    typeof v === "string" && isAddress(v, { strict: false })
-      ? getAddress(v)
-      : reject("PACKAGE_INVALID", `terms.${field} is not an address`, { field, value: v });
-  const amount = (v: unknown, field: string) =>
-    typeof v === "string" && /^(0|[1-9][0-9]*)$/.test(v)
-      ? BigInt(v)
-      : reject("PACKAGE_INVALID", `terms.${field} is not a decimal amount`, { field, value: v });
-  const int = (v: unknown, field: string) =>
-    Number.isSafeInteger(v) && (v as number) >= 0
-      ? (v as number)
-      : reject("PACKAGE_INVALID", `terms.${field} is not a non-negative integer`, { field, value: v });
-  if (typeof raw.salt !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(raw.salt)) {
-    reject("PACKAGE_INVALID", "terms.salt is not 32 bytes of hex", { value: raw.salt });
+function refuse(field: string, actual: unknown, expected: unknown): never {
+  throw new ClientError("PACKAGE_MISMATCH", `the package's ${field} ${String(actual)} is not ${String(expected)}`, {
+    field,
+    actual,
+    expected,
+  });
+}
+
+function capped(field: string, amount: bigint, cap: bigint | undefined): void {
+  if (cap === undefined || amount > cap) {
+    throw new ClientError("AMOUNT_ABOVE_CAP", `${field} ${amount} is above the cap ${cap ?? 0n}`, {
+      field,
+      amount,
+      cap,
+    });
   }
-  return {
-    buyer: addr(raw.buyer, "buyer"),
-    seller: addr(raw.seller, "seller"),
-    token: addr(raw.token, "token"),
-    feeRecipient: addr(raw.feeRecipient, "feeRecipient"),
-    recorder: addr(raw.recorder, "recorder"),
-    arbiter: addr(raw.arbiter, "arbiter"),
-    deposit: amount(raw.deposit, "deposit"),
-    upfrontFee: amount(raw.upfrontFee, "upfrontFee"),
-    feeFixed: amount(raw.feeFixed, "feeFixed"),
-    feeCap: amount(raw.feeCap, "feeCap"),
-    feeBps: int(raw.feeBps, "feeBps"),
-    fallbackBps: int(raw.fallbackBps, "fallbackBps"),
-    challengeWindow: int(raw.challengeWindow, "challengeWindow"),
-    resolutionWindow: int(raw.resolutionWindow, "resolutionWindow"),
-    serviceExpiry: int(raw.serviceExpiry, "serviceExpiry"),
-    salt: raw.salt,
-  };
 }
 
 /**
- * Check an activation package against the chain registry, the buyer's policy and (with
- * `publicClient`) the deployed escrow: chain and token supported, escrow as expected, id equal to
- * the hash of the terms for this chain and escrow, buyer = this wallet, amounts within the
- * policy, token allowlisted and not paused, fees within the escrow's caps, agreement not yet
- * active. Nothing is signed here; every refusal is a {@link ClientError}.
+ * Step 2, policy: the buyer's own rules, with no chain access. Chain and token in the registry
+ * (with a confirmed EIP-712 domain unless allowed), the escrow, buyer and parties the buyer
+ * expects, deposit, upfront fee and fee rate within the buyer's caps, a long enough challenge
+ * window, a service expiry in the future.
+ *
+ * @throws {ClientError} `CHAIN_UNSUPPORTED`, `CHAIN_MISMATCH`, `TOKEN_NOT_ALLOWED`, `PACKAGE_MISMATCH`,
+ * `SIGNER_MISMATCH`, `AMOUNT_ABOVE_CAP`, `TERMS_REFUSED`, `PACKAGE_INVALID`.
  */
-export async function verifyActivationPackage(
+export function checkActivationPolicy(
   pkg: ActivationPackage,
   policy: BuyerPolicy,
-  publicClient?: PublicClient,
-): Promise<VerifiedActivation> {
-  if (typeof pkg !== "object" || pkg === null || typeof pkg.agreementId !== "string" || typeof pkg.terms !== "object") {
-    reject("PACKAGE_INVALID", "the activation package is not an object with agreementId and terms", {});
+  nowSeconds: number = Math.floor(Date.now() / 1000),
+): VerifiedActivation {
+  const { agreement } = pkg;
+  const terms = agreement.terms;
+  if (policy.chainId !== undefined && agreement.chainId !== policy.chainId) {
+    throw new ClientError(
+      "CHAIN_MISMATCH",
+      `the package is for chain ${agreement.chainId}, expected ${policy.chainId}`,
+      {
+        chainId: agreement.chainId,
+        expected: policy.chainId,
+      },
+    );
   }
-  if (policy.chainId !== undefined && pkg.chainId !== policy.chainId) {
-    reject("CHAIN_MISMATCH", `the package is for chain ${pkg.chainId}, expected ${policy.chainId}`, {
-      chainId: pkg.chainId,
+  const chain = findChain(agreement.chainId);
+  if (!chain) {
+    throw new ClientError("CHAIN_UNSUPPORTED", `chain ${agreement.chainId} is not in the registry`, {
+      chainId: agreement.chainId,
     });
   }
-  const chain = getChain(pkg.chainId);
-  const terms = toTerms(pkg.terms);
-  const token = getToken(chain.chainId, terms.token);
-  if (!isAddress(pkg.escrow, { strict: false }) || getAddress(pkg.escrow) !== getAddress(policy.escrow)) {
-    reject("PACKAGE_MISMATCH", `escrow ${pkg.escrow} is not the expected ${policy.escrow}`, {
-      escrow: pkg.escrow,
-      expected: policy.escrow,
+  const token = findToken(chain.chainId, terms.token);
+  if (!token) {
+    throw new ClientError("TOKEN_NOT_ALLOWED", `${terms.token} is not a registry token on ${chain.name}`, {
+      chainId: chain.chainId,
+      token: terms.token,
+      reason: "not in the registry",
     });
   }
-  const escrow = getAddress(policy.escrow);
+  let domain: TokenDomainFields;
+  try {
+    domain = tokenDomain(chain.chainId, token.address, { allowUnconfirmed: policy.allowUnconfirmedDomains ?? false });
+  } catch (cause) {
+    if (!(cause instanceof ChainRegistryError)) throw cause;
+    throw new ClientError(
+      "TOKEN_NOT_ALLOWED",
+      cause.message,
+      { chainId: chain.chainId, token: token.address, reason: cause.code },
+      { cause },
+    );
+  }
+  if (agreement.escrow !== getAddress(policy.escrow)) refuse("escrow", agreement.escrow, policy.escrow);
   if (terms.buyer !== getAddress(policy.buyer)) {
-    reject("SIGNER_MISMATCH", `the package's buyer ${terms.buyer} is not this wallet ${policy.buyer}`, {
-      buyer: terms.buyer,
+    throw new ClientError("SIGNER_MISMATCH", `the package's buyer ${terms.buyer} is not this wallet ${policy.buyer}`, {
+      signer: policy.buyer,
+      expected: terms.buyer,
     });
   }
   for (const role of ["seller", "recorder", "arbiter", "feeRecipient"] as const) {
     const expected = policy.parties[role];
-    if (expected !== undefined && getAddress(expected) !== terms[role]) {
-      reject("PACKAGE_MISMATCH", `the package's ${role} ${terms[role]} is not the proposed ${expected}`, {
-        role,
-        actual: terms[role],
-        expected,
-      });
-    }
+    if (expected !== undefined && getAddress(expected) !== terms[role]) refuse(role, terms[role], expected);
+  }
+  if (terms.recorder === terms.buyer) refuse("recorder", terms.recorder, "another address than the buyer's");
+  if (terms.deposit === 0n)
+    throw new ClientError("PACKAGE_INVALID", "the deposit is zero", { field: "deposit", value: 0n });
+  capped("deposit", terms.deposit, policy.maxDeposit[token.symbol]);
+  capped("upfrontFee", terms.upfrontFee, policy.maxUpfrontFee?.[token.symbol] ?? 0n);
+  capped("feeBps", BigInt(terms.feeBps), BigInt(policy.maxFeeBps ?? 1_000));
+  if (pkg.upfrontFeePending !== terms.upfrontFee > 0n) {
+    throw new ClientError("PACKAGE_INVALID", "upfrontFeePending disagrees with the terms' upfront fee", {
+      field: "upfrontFeePending",
+      value: pkg.upfrontFeePending,
+    });
+  }
+  if (terms.fallbackBps > 10_000) {
+    throw new ClientError("PACKAGE_INVALID", "fallbackBps is above 100%", {
+      field: "fallbackBps",
+      value: terms.fallbackBps,
+    });
   }
   const minWindow = policy.minChallengeWindow ?? 300;
   if (terms.challengeWindow < minWindow) {
-    reject("PACKAGE_INVALID", `challenge window ${terms.challengeWindow}s is shorter than ${minWindow}s`, {
-      challengeWindow: terms.challengeWindow,
+    throw new ClientError("TERMS_REFUSED", `challenge window ${terms.challengeWindow}s is shorter than ${minWindow}s`, {
+      field: "challengeWindow",
+      value: terms.challengeWindow,
+      limit: minWindow,
     });
   }
-  const id = agreementId(terms, { chainId: chain.chainId, escrow });
-  if (id !== pkg.agreementId.toLowerCase()) {
-    reject("PACKAGE_MISMATCH", `agreement id ${pkg.agreementId} is not the hash of these terms (${id})`, {
-      claimed: pkg.agreementId,
-      computed: id,
+  if (terms.serviceExpiry <= nowSeconds) {
+    throw new ClientError("TERMS_REFUSED", "the service expiry has passed", {
+      field: "serviceExpiry",
+      value: terms.serviceExpiry,
+      limit: nowSeconds,
     });
   }
-  const maxDeposit = policy.maxDeposit[token.symbol];
-  if (terms.deposit === 0n || maxDeposit === undefined || terms.deposit > maxDeposit) {
-    reject(
-      "AMOUNT_ABOVE_CAP",
-      `deposit ${terms.deposit} ${token.symbol} is zero or above the cap ${maxDeposit ?? 0n}`,
-      { deposit: terms.deposit, cap: maxDeposit },
-    );
-  }
-  const maxUpfront = policy.maxUpfrontFee?.[token.symbol] ?? 0n;
-  if (terms.upfrontFee > maxUpfront) {
-    reject("AMOUNT_ABOVE_CAP", `upfront fee ${terms.upfrontFee} is above the cap ${maxUpfront}`, {
-      upfrontFee: terms.upfrontFee,
-      cap: maxUpfront,
-    });
-  }
-  if (pkg.upfrontFeePending !== terms.upfrontFee > 0n) {
-    reject("PACKAGE_INVALID", "upfrontFeePending disagrees with the terms' upfront fee", {
-      upfrontFeePending: pkg.upfrontFeePending,
-      upfrontFee: terms.upfrontFee,
-    });
-  }
-  if (terms.feeBps > (policy.maxFeeBps ?? 1_000)) {
-    reject("AMOUNT_ABOVE_CAP", `settlement fee ${terms.feeBps} bps is above the cap`, { feeBps: terms.feeBps });
-  }
-  if (terms.fallbackBps > 10_000)
-    reject("PACKAGE_INVALID", "fallbackBps is above 100%", { fallbackBps: terms.fallbackBps });
-  if (terms.serviceExpiry <= Math.floor(Date.now() / 1000) && !publicClient) {
-    reject("PACKAGE_INVALID", "the service expiry has passed", { serviceExpiry: terms.serviceExpiry });
-  }
-
-  if (publicClient) {
-    const chainId = await publicClient.getChainId();
-    if (chainId !== chain.chainId)
-      reject("CHAIN_MISMATCH", `the client is on chain ${chainId}, the package on ${chain.chainId}`, { chainId });
-    const [onChainId, config, view, block] = await Promise.all([
-      publicClient.readContract({
-        address: escrow,
-        abi: agentEscrowAbi,
-        functionName: "agreementId",
-        args: [encodeTerms(terms)],
-      }),
-      publicClient.readContract({
-        address: escrow,
-        abi: agentEscrowAbi,
-        functionName: "tokenConfig",
-        args: [token.address],
-      }),
-      publicClient.readContract({
-        address: escrow,
-        abi: agentEscrowAbi,
-        functionName: "getAgreement",
-        args: [encodeTerms(terms)],
-      }),
-      publicClient.getBlock(),
-    ]);
-    if (onChainId !== id)
-      reject("PACKAGE_MISMATCH", "the escrow computes another id for these terms", { onChainId, id });
-    if (!config.allowed || config.paused) {
-      reject("TOKEN_NOT_ALLOWED", `${token.symbol} is ${config.allowed ? "paused" : "not allowlisted"} at the escrow`, {
-        token: token.address,
-      });
-    }
-    if (
-      terms.feeBps > config.maxFeeBps ||
-      terms.feeFixed > config.maxFeeFixed ||
-      terms.upfrontFee > config.maxUpfrontFee
-    ) {
-      reject("AMOUNT_ABOVE_CAP", "the terms' fees exceed the escrow's caps", { caps: config });
-    }
-    if (view.status !== 0) reject("PACKAGE_INVALID", `agreement ${id} is already activated`, { status: view.status });
-    if (BigInt(terms.serviceExpiry) <= block.timestamp) {
-      reject("PACKAGE_INVALID", "the service expiry has passed", { serviceExpiry: terms.serviceExpiry });
-    }
-  }
-  return {
-    chain,
-    token,
-    terms,
-    id,
-    escrow,
-    tokenDomain: domainOf(chain.chainId, token.address, policy.allowUnconfirmedDomains ?? false),
-    upfrontFeePending: pkg.upfrontFeePending,
-  };
+  return { agreement, chain, token, tokenDomain: domain, upfrontFeePending: pkg.upfrontFeePending };
 }
 
-/** The signatures the buyer sends with `POST .../activate-escrow`. */
-export type ActivationSignatures = {
-  agreementId: Hex;
-  terms: Hex;
-  /** The buyer's `ReceiveWithAuthorization` to the escrow (the only form the escrow accepts). */
-  fundingAuthorization: { validAfter: string; validBefore: string; signature: Hex };
-  feePermit?: { value: string; deadline: string; nonce: string; signature: Hex };
-};
+/**
+ * Step 3, chain: what the escrow and the token say now. The client is on the package's chain;
+ * the escrow computes the same id (it is the contract the id was made for); the token is
+ * allowlisted, not paused, and the terms' fees within the escrow's caps; the agreement is not
+ * activated and its authorization nonce unused; neither buyer nor seller is blacklisted by the
+ * token; the service expiry is ahead of the chain's clock.
+ *
+ * @throws {ClientError} `CHAIN_MISMATCH`, `PACKAGE_MISMATCH`, `TOKEN_NOT_ALLOWED`, `AMOUNT_ABOVE_CAP`,
+ * `AGREEMENT_EXISTS`, `PARTY_BLACKLISTED`, `TERMS_REFUSED`; {ActionError} `RPC_FAILED`.
+ */
+export async function checkActivationOnChain(client: AnyClient, verified: VerifiedActivation): Promise<void> {
+  const { agreement, token } = verified;
+  const { terms } = agreement;
+  const chainId = await guarded("getChainId", agreement.escrow, () => client.request({ method: "eth_chainId" }));
+  if (Number(chainId) !== agreement.chainId) {
+    throw new ClientError(
+      "CHAIN_MISMATCH",
+      `the client is on chain ${Number(chainId)}, the package on ${agreement.chainId}`,
+      {
+        chainId: Number(chainId),
+        expected: agreement.chainId,
+      },
+    );
+  }
+  const [onChainId, config, view, used, buyerFrozen, sellerFrozen, block] = await Promise.all([
+    readAgreementId(client, agreement),
+    readTokenConfig(client, agreement.escrow, token.address),
+    readAgreement(client, agreement),
+    readAuthorizationState(client, token.address, terms.buyer, agreement.id),
+    readIsBlacklisted(client, token.address, terms.buyer),
+    readIsBlacklisted(client, token.address, terms.seller),
+    guarded("getBlock", agreement.escrow, () => getBlock(client)),
+  ]);
+  if (onChainId !== agreement.id) refuse("agreementId", agreement.id, `the escrow's id ${onChainId}`);
+  if (!config.allowed || config.paused) {
+    throw new ClientError(
+      "TOKEN_NOT_ALLOWED",
+      `${token.symbol} is ${config.allowed ? "paused" : "not allowlisted"} at the escrow`,
+      {
+        chainId: agreement.chainId,
+        token: token.address,
+        reason: config.allowed ? "paused" : "not allowlisted",
+      },
+    );
+  }
+  capped("feeBps", BigInt(terms.feeBps), BigInt(config.maxFeeBps));
+  capped("feeFixed", terms.feeFixed, config.maxFeeFixed);
+  capped("upfrontFee", terms.upfrontFee, config.maxUpfrontFee);
+  if (view.status !== "none" || used) {
+    throw new ClientError("AGREEMENT_EXISTS", `agreement ${agreement.id} is already ${used ? "funded" : view.status}`, {
+      id: agreement.id,
+      status: view.status,
+    });
+  }
+  for (const [role, frozen, account] of [
+    ["buyer", buyerFrozen, terms.buyer],
+    ["seller", sellerFrozen, terms.seller],
+  ] as const) {
+    if (frozen) {
+      throw new ClientError("PARTY_BLACKLISTED", `the token has blacklisted the ${role} ${account}`, { role, account });
+    }
+  }
+  if (BigInt(terms.serviceExpiry) <= block.timestamp) {
+    throw new ClientError("TERMS_REFUSED", "the service expiry has passed on chain", {
+      field: "serviceExpiry",
+      value: terms.serviceExpiry,
+      limit: Number(block.timestamp),
+    });
+  }
+}
 
 /**
- * Sign, locally, the deposit authorization (nonce = agreement id, to = escrow) and, when the
- * package says an upfront fee is pending, the fee permit for the escrow. `permitNonce` is the
- * token's `nonces(buyer)`; pass `publicClient` to read it.
+ * Check an activation package before signing it, in three steps: parse ({@link parsePackage}),
+ * the buyer's policy ({@link checkActivationPolicy}) and, with `client`, the chain
+ * ({@link checkActivationOnChain}). Nothing is signed here.
+ *
+ * @example
+ * const verified = await verifyActivationPackage(await res.json(), policy, publicClient);
+ * @throws {ClientError} for every refusal (codes above); {ActionError} `RPC_FAILED` when the chain cannot be read.
+ */
+export async function verifyActivationPackage(
+  json: unknown,
+  policy: BuyerPolicy,
+  client?: AnyClient,
+): Promise<VerifiedActivation> {
+  const verified = checkActivationPolicy(parsePackage(json), policy);
+  if (client) await checkActivationOnChain(client, verified);
+  return verified;
+}
+
+/**
+ * Sign, locally, the deposit authorization (a `ReceiveWithAuthorization`: nonce = agreement id,
+ * to = escrow, value = deposit) and, when an upfront fee is pending, the fee permit for the escrow.
+ * Returns the body of `POST .../activate-escrow`. `permitNonce` is the token's `nonces(buyer)`;
+ * pass `publicClient` to read it.
+ *
+ * @example
+ * const body = await signActivation(account, verified, { validBefore: BigInt(now + 600), publicClient });
+ * @throws {ClientError} `SIGNER_MISMATCH`, `INPUT_MISSING`, `OPTION_INVALID`; {ActionError} `RPC_FAILED`.
  */
 export async function signActivation(
   signer: TypedDataSigner,
   verified: VerifiedActivation,
   options: {
     validBefore: bigint;
+    validAfter?: bigint;
     permitNonce?: bigint;
-    publicClient?: PublicClient;
+    publicClient?: AnyClient;
     permitDeadline?: bigint;
   },
-): Promise<ActivationSignatures> {
-  if (getAddress(signer.address) !== verified.terms.buyer) {
-    reject("SIGNER_MISMATCH", `signer ${signer.address} is not the buyer ${verified.terms.buyer}`, {
+): Promise<ActivationSignaturesJson> {
+  const { agreement } = verified;
+  const { terms } = agreement;
+  if (getAddress(signer.address) !== terms.buyer) {
+    throw new ClientError("SIGNER_MISMATCH", `signer ${signer.address} is not the buyer ${terms.buyer}`, {
       signer: signer.address,
+      expected: terms.buyer,
     });
   }
-  // Always the receive form: only the escrow can execute it, so nobody can submit it to the token
+  const validAfter = options.validAfter ?? 0n;
+  if (options.validBefore <= validAfter || options.validBefore >= 2n ** 40n) {
+    throw new ClientError("OPTION_INVALID", "validBefore must be after validAfter and below 2^40", {
+      option: "validBefore",
+      value: options.validBefore,
+    });
+  }
+  // The receive form: only the escrow can execute it, so nobody can submit it to the token
   // directly and leave the deposit in the escrow without an agreement.
   const signature = await signAuthorization(
     signer,
     verified.tokenDomain,
     {
-      from: verified.terms.buyer,
-      to: verified.escrow,
-      value: verified.terms.deposit,
-      validAfter: 0n,
+      from: terms.buyer,
+      to: agreement.escrow,
+      value: terms.deposit,
+      validAfter,
       validBefore: options.validBefore,
-      nonce: verified.id,
+      nonce: agreement.id,
     },
     "receive",
   );
-  const result: ActivationSignatures = {
-    agreementId: verified.id,
-    terms: encodeTerms(verified.terms),
-    fundingAuthorization: { validAfter: "0", validBefore: options.validBefore.toString(), signature },
-  };
-  if (verified.upfrontFeePending) {
-    const nonce =
-      options.permitNonce ??
-      (options.publicClient
-        ? await options.publicClient.readContract({
-            address: verified.token.address,
-            abi: fiatTokenAbi,
-            functionName: "nonces",
-            args: [verified.terms.buyer],
-          })
-        : reject("PACKAGE_INVALID", "an upfront fee is pending: pass permitNonce or publicClient", {}));
-    const deadline = options.permitDeadline ?? options.validBefore;
-    const permitSignature = await signPermit(signer, verified.tokenDomain, {
-      owner: verified.terms.buyer,
-      spender: verified.escrow,
-      value: verified.terms.upfrontFee,
-      nonce,
-      deadline,
-    });
-    result.feePermit = {
-      value: verified.terms.upfrontFee.toString(),
-      deadline: deadline.toString(),
-      nonce: nonce.toString(),
-      signature: permitSignature,
-    };
+  const authorization = { validAfter, validBefore: options.validBefore, signature };
+  if (!verified.upfrontFeePending) return serializeActivationSignatures({ agreement, authorization });
+
+  let nonce = options.permitNonce;
+  if (nonce === undefined) {
+    if (!options.publicClient) {
+      throw new ClientError("INPUT_MISSING", "an upfront fee is pending: pass permitNonce or publicClient", {
+        input: "permitNonce",
+      });
+    }
+    nonce = await readPermitNonce(options.publicClient, verified.token.address, terms.buyer);
   }
-  return result;
+  const deadline = options.permitDeadline ?? options.validBefore;
+  const permitSignature = await signPermit(signer, verified.tokenDomain, {
+    owner: terms.buyer,
+    spender: agreement.escrow,
+    value: terms.upfrontFee,
+    nonce,
+    deadline,
+  });
+  return serializeActivationSignatures({
+    agreement,
+    authorization,
+    feePermit: { value: terms.upfrontFee, deadline, nonce, signature: permitSignature },
+  });
 }

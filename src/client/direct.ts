@@ -1,13 +1,23 @@
-import { type Address, getAddress, type Hex, isAddress, type PublicClient } from "viem";
-import { fiatTokenAbi } from "../abi/index.ts";
-import { getChain } from "../chains/index.ts";
+import { type Account, type Address, type Chain, type Client, getAddress, type Hex, type Transport } from "viem";
+import type { DirectPaymentOrder } from "../actions/direct/pay.ts";
+import { readPermitNonce } from "../actions/token/reads.ts";
+import { ChainRegistryError } from "../chains/index.ts";
 import { directPaymentFeePermitDeadline, signPermit, type TypedDataSigner } from "../eip712/index.ts";
-import { DEFAULT_DIRECT_FEE_SCHEDULE, directPaymentFee } from "../fees.ts";
-import { encodeJsonHeader } from "../x402/base64.ts";
-import { parseRequirements } from "../x402/decode.ts";
-import { signExactPayment, toSeedEnvelope } from "../x402/pay.ts";
-import { domainFromRequirements, type SelectedPayment } from "../x402/select.ts";
-import type { ExactPayload, PaymentRequirements } from "../x402/types.ts";
+import { DEFAULT_DIRECT_FEE_SCHEDULE, type DirectFeeSchedule, directPaymentFee } from "../fees.ts";
+import {
+  type DirectPaymentBodyJson,
+  type ExactPayload,
+  encodeJsonHeader,
+  type PaymentRequirements,
+  parseAddress,
+  parseDecimal,
+  parseInteger,
+  parseRequirements,
+  serializeDirectPaymentBody,
+  WireError,
+  X402Error,
+} from "../wire/index.ts";
+import { acceptRequirements, signExactPayment, toSeedEnvelope } from "../x402/index.ts";
 import { ClientError } from "./errors.ts";
 
 /**
@@ -20,51 +30,58 @@ export type DirectPaymentRequirements = {
   fee: { amount: string; bps: number; fixedFee: string; minFee: string; spender: Address };
 };
 
-/** The body of `POST /usage-agreements` for a direct payment, plus the typed pieces. */
+/** The body of `POST /usage-agreements` for a direct payment, and what `DirectPayment.pay` takes. */
 export type DirectStablecoinAgreement = {
-  body: {
-    settlement_model: "direct_payment";
-    network: string;
-    asset: Address;
-    amount: string;
-    pay_to: Address;
-    /** The signed x402 envelope, base64, as sent in `X-PAYMENT`. */
-    payment_header: string;
-    fee_permit: { owner: Address; spender: Address; value: string; nonce: string; deadline: string; signature: Hex };
-  };
-  payment: ExactPayload;
-  fee: bigint;
+  readonly body: DirectPaymentBodyJson;
+  /** The arguments of the `pay` action. */
+  readonly order: DirectPaymentOrder;
+  readonly payment: ExactPayload;
+  readonly fee: bigint;
 };
 
 /** The contract's hard caps on a fee schedule (DirectPayment.MAX_BPS, MAX_FIXED_FEE, MAX_MIN_FEE). */
 const SCHEDULE_CAPS = { bps: 500, fixedFee: 1_000_000n, minFee: 1_000_000n } as const;
 
-function parseSchedule(fee: DirectPaymentRequirements["fee"]) {
-  const decimal = (v: unknown, field: string): bigint => {
-    if (typeof v !== "string" || !/^(0|[1-9][0-9]*)$/.test(v)) {
-      throw new ClientError("PACKAGE_INVALID", `fee.${field} is not a decimal amount`, { field, value: v });
+/** Run a parser and report its failure as this client's `PACKAGE_INVALID`. */
+function parsed<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (cause) {
+    if (cause instanceof WireError || cause instanceof X402Error) {
+      const d = cause.details;
+      const field = "field" in d ? d.field : "path" in d ? d.path : "requirements";
+      throw new ClientError(
+        "PACKAGE_INVALID",
+        `payment requirements: ${cause.message}`,
+        { field, value: undefined },
+        { cause },
+      );
     }
-    return BigInt(v);
-  };
-  if (!Number.isSafeInteger(fee.bps) || fee.bps < 0 || fee.bps > SCHEDULE_CAPS.bps) {
-    throw new ClientError("PACKAGE_INVALID", `fee.bps ${fee.bps} is not an integer within 0..${SCHEDULE_CAPS.bps}`, {
-      bps: fee.bps,
-    });
+    throw cause;
   }
-  const schedule = { bps: fee.bps, fixedFee: decimal(fee.fixedFee, "fixedFee"), minFee: decimal(fee.minFee, "minFee") };
-  if (schedule.fixedFee > SCHEDULE_CAPS.fixedFee || schedule.minFee > SCHEDULE_CAPS.minFee) {
-    throw new ClientError("PACKAGE_INVALID", "the fee schedule exceeds the contract's hard caps", { schedule });
-  }
-  decimal(fee.amount, "amount");
-  return schedule;
+}
+
+function parseSchedule(fee: DirectPaymentRequirements["fee"]): DirectFeeSchedule {
+  return parsed(() => ({
+    bps: parseInteger(fee.bps, "fee.bps", SCHEDULE_CAPS.bps),
+    fixedFee: parseDecimal(fee.fixedFee, "fee.fixedFee", SCHEDULE_CAPS.fixedFee),
+    minFee: parseDecimal(fee.minFee, "fee.minFee", SCHEDULE_CAPS.minFee),
+  }));
 }
 
 /**
  * Sign, in one call, the x402 payment authorization to the seller and the EIP-2612 permit for the
- * platform fee, and return the body that creates a `direct_payment` agreement. The fee is
- * recomputed with the contract's own formula and the requirements are refused if they state
- * another fee, if the amount exceeds `maxAmount`, or if network, asset or domain disagree with the
- * registry; nothing is signed then.
+ * platform fee, and return the body that creates a `direct_payment` agreement. The acceptance goes
+ * through the same check as x402 selection (`acceptRequirements`: registry network, asset and
+ * domain, validity, cap); the fee is recomputed with the contract's formula and refused if the
+ * requirements state another, if it exceeds `maxFee`, or if its spender is not the DirectPayment
+ * contract. Nothing is signed unless every check passes.
+ *
+ * @example
+ * const built = await buildDirectStablecoinAgreement(account, requirements, { maxAmount: 50_000_000n, directPayment, publicClient });
+ * await fetch(`${api}/usage-agreements`, { method: "POST", body: JSON.stringify(built.body) });
+ * @throws {ClientError} `PACKAGE_INVALID`, `PACKAGE_MISMATCH`, `AMOUNT_ABOVE_CAP`, `FEE_MISMATCH`,
+ * `TOKEN_NOT_ALLOWED`, `INPUT_MISSING`; {X402Error} for an acceptance the policy refuses.
  */
 export async function buildDirectStablecoinAgreement(
   signer: TypedDataSigner,
@@ -79,93 +96,67 @@ export async function buildDirectStablecoinAgreement(
     /** Longest validity of the payment authorization in seconds (default 600). */
     maxTimeoutSeconds?: number;
     permitNonce?: bigint;
-    publicClient?: PublicClient;
+    publicClient?: Client<Transport, Chain | undefined, Account | undefined>;
     nowSeconds?: number;
     nonce?: Hex;
   },
 ): Promise<DirectStablecoinAgreement> {
-  let accept: PaymentRequirements;
+  const accept = parsed(() => parseRequirements(requirements.accept, "accept"));
+  let selected: ReturnType<typeof acceptRequirements>;
   try {
-    accept = parseRequirements(requirements.accept, "accept");
+    selected = acceptRequirements(accept, {
+      maxAmount: { USDC: options.maxAmount, EURC: options.maxAmount },
+      maxTimeoutSeconds: options.maxTimeoutSeconds ?? 600,
+    });
   } catch (cause) {
+    if (!(cause instanceof ChainRegistryError)) throw cause;
     throw new ClientError(
-      "PACKAGE_INVALID",
-      `payment requirements are invalid: ${(cause as Error).message}`,
-      {},
+      "TOKEN_NOT_ALLOWED",
+      cause.message,
+      { chainId: 0, token: accept.asset, reason: cause.code },
       { cause },
     );
   }
-  const maxTimeout = options.maxTimeoutSeconds ?? 600;
-  if (accept.maxTimeoutSeconds > maxTimeout) {
-    throw new ClientError("PACKAGE_INVALID", `maxTimeoutSeconds ${accept.maxTimeoutSeconds} is above ${maxTimeout}`, {
-      maxTimeoutSeconds: accept.maxTimeoutSeconds,
-    });
-  }
-  if (accept.scheme !== "exact")
-    throw new ClientError("PACKAGE_INVALID", `scheme ${accept.scheme} is not supported`, {});
-  const { token, domain } = domainFromRequirements(accept);
-  if (!isAddress(accept.payTo, { strict: false }) || !isAddress(requirements.fee.spender, { strict: false })) {
-    throw new ClientError("PACKAGE_INVALID", "payTo and fee.spender must be addresses", {
-      payTo: accept.payTo,
-      spender: requirements.fee.spender,
-    });
-  }
-  if (getAddress(requirements.fee.spender) !== getAddress(options.directPayment)) {
+  const spender = parsed(() => parseAddress(requirements.fee.spender, "fee.spender"));
+  if (spender !== getAddress(options.directPayment)) {
     throw new ClientError(
       "PACKAGE_MISMATCH",
-      `fee spender ${requirements.fee.spender} is not the DirectPayment contract ${options.directPayment}`,
+      `fee spender ${spender} is not the DirectPayment contract ${options.directPayment}`,
       {
-        spender: requirements.fee.spender,
+        field: "fee.spender",
+        actual: spender,
         expected: options.directPayment,
       },
     );
   }
-  const amount = BigInt(accept.amount);
-  if (amount === 0n || amount > options.maxAmount) {
-    throw new ClientError("AMOUNT_ABOVE_CAP", `amount ${amount} is zero or above the cap ${options.maxAmount}`, {
-      amount,
-      cap: options.maxAmount,
-    });
-  }
-  const schedule = parseSchedule(requirements.fee);
-  const fee = directPaymentFee(amount, schedule);
+  const { amount, token, domain } = selected;
+  const fee = directPaymentFee(amount, parseSchedule(requirements.fee));
   const maxFee = options.maxFee ?? directPaymentFee(amount, DEFAULT_DIRECT_FEE_SCHEDULE);
   if (fee > maxFee) {
-    throw new ClientError("AMOUNT_ABOVE_CAP", `fee ${fee} is above the cap ${maxFee}`, { fee, cap: maxFee });
+    throw new ClientError("AMOUNT_ABOVE_CAP", `fee ${fee} is above the cap ${maxFee}`, {
+      field: "fee",
+      amount: fee,
+      cap: maxFee,
+    });
   }
-  if (fee !== BigInt(requirements.fee.amount)) {
-    throw new ClientError(
-      "FEE_MISMATCH",
-      `the requirements state a fee of ${requirements.fee.amount}, the schedule gives ${fee}`,
-      {
-        stated: requirements.fee.amount,
-        computed: fee,
-      },
-    );
+  const stated = parsed(() => parseDecimal(requirements.fee.amount, "fee.amount"));
+  if (fee !== stated) {
+    throw new ClientError("FEE_MISMATCH", `the requirements state a fee of ${stated}, the schedule gives ${fee}`, {
+      stated: requirements.fee.amount,
+      computed: fee,
+    });
   }
   const owner = getAddress(signer.address);
-  const spender = getAddress(requirements.fee.spender);
-  const nonce =
-    options.permitNonce ??
-    (options.publicClient
-      ? await options.publicClient.readContract({
-          address: token.address,
-          abi: fiatTokenAbi,
-          functionName: "nonces",
-          args: [owner],
-        })
-      : undefined);
-  if (nonce === undefined)
-    throw new ClientError("PACKAGE_INVALID", "pass permitNonce or publicClient to sign the fee permit", {});
+  let nonce = options.permitNonce;
+  if (nonce === undefined) {
+    if (!options.publicClient) {
+      throw new ClientError("INPUT_MISSING", "pass permitNonce or publicClient to sign the fee permit", {
+        input: "permitNonce",
+      });
+    }
+    nonce = await readPermitNonce(options.publicClient, token.address, owner);
+  }
 
-  const selected: SelectedPayment = {
-    requirements: accept,
-    chain: getChain(domain.chainId),
-    token,
-    amount,
-    payTo: getAddress(accept.payTo),
-    domain,
-  };
   const payment = await signExactPayment(signer, selected, {
     ...(options.nowSeconds !== undefined ? { nowSeconds: options.nowSeconds } : {}),
     ...(options.nonce !== undefined ? { nonce: options.nonce } : {}),
@@ -173,42 +164,27 @@ export async function buildDirectStablecoinAgreement(
   // The contract takes the permit only with this deadline: it binds the fee to this payment.
   const deadline = directPaymentFeePermitDeadline(payment.authorization.nonce);
   const signature = await signPermit(signer, domain, { owner, spender, value: fee, nonce, deadline });
-  return {
-    body: {
-      settlement_model: "direct_payment",
-      network: accept.network,
-      asset: token.address,
-      amount: amount.toString(),
-      pay_to: getAddress(accept.payTo),
-      payment_header: encodeJsonHeader(toSeedEnvelope(payment, selected)),
-      fee_permit: {
-        owner,
-        spender,
-        value: fee.toString(),
-        nonce: nonce.toString(),
-        deadline: deadline.toString(),
-        signature,
-      },
-    },
+  const a = payment.authorization;
+  const body = serializeDirectPaymentBody({
+    network: accept.network,
+    token: token.address,
+    buyer: owner,
+    seller: selected.payTo,
+    amount,
     payment,
-    fee,
+    paymentHeader: encodeJsonHeader(toSeedEnvelope(payment, selected)),
+    feePermit: { owner, spender, value: fee, nonce, deadline, signature },
+  });
+  const order: DirectPaymentOrder = {
+    token: token.address,
+    buyer: a.from,
+    seller: a.to,
+    amount,
+    validAfter: BigInt(a.validAfter),
+    validBefore: BigInt(a.validBefore),
+    nonce: a.nonce,
+    signature: payment.signature,
+    feePermit: { value: fee, signature },
   };
-}
-
-/** The arguments of `DirectPayment.pay` for a built agreement (what the platform's relayer submits). */
-export function directPaymentCall(agreement: DirectStablecoinAgreement) {
-  const a = agreement.payment.authorization;
-  return [
-    {
-      token: agreement.body.asset,
-      buyer: a.from,
-      seller: a.to,
-      amount: BigInt(a.value),
-      validAfter: BigInt(a.validAfter),
-      validBefore: BigInt(a.validBefore),
-      nonce: a.nonce,
-      signature: agreement.payment.signature,
-    },
-    { value: BigInt(agreement.body.fee_permit.value), signature: agreement.body.fee_permit.signature },
-  ] as const;
+  return { body, order, payment, fee };
 }

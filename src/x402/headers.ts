@@ -1,5 +1,5 @@
-import { decodePaymentPayload, decodePaymentResponse } from "./decode.ts";
-import type { InboundPayment, SettleResponse } from "./types.ts";
+import { decodePaymentPayload, decodePaymentResponse } from "../wire/x402/decode.ts";
+import type { InboundPayment, SettleResponse } from "../wire/x402/types.ts";
 
 /** Inbound payment header names, in the order a server reads them (product documentation). */
 export const PAYMENT_HEADER_ALIASES = [

@@ -5,9 +5,15 @@
  * decode `PAYMENT-RESPONSE`. Browser-safe.
  * @packageDocumentation
  */
-export { decodeJsonHeader, encodeJsonHeader } from "./base64.ts";
-export { decodePaymentPayload, decodePaymentRequired, decodePaymentResponse, parseRequirements } from "./decode.ts";
-export { X402Error, type X402ErrorCode } from "./errors.ts";
+export { decodeJsonHeader, encodeJsonHeader } from "../wire/x402/base64.ts";
+export {
+  decodePaymentPayload,
+  decodePaymentRequired,
+  decodePaymentResponse,
+  parseRequirements,
+} from "../wire/x402/decode.ts";
+export { X402Error, type X402ErrorCode, type X402ErrorDetails } from "../wire/x402/errors.ts";
+export type * from "../wire/x402/types.ts";
 export {
   HEADERS,
   type HeaderSource,
@@ -25,6 +31,11 @@ export {
   toSeedEnvelope,
   x402Payer,
 } from "./pay.ts";
-export { domainFromRequirements, type PaymentPolicy, type SelectedPayment, selectPayment } from "./select.ts";
+export {
+  acceptRequirements,
+  domainFromRequirements,
+  type PaymentPolicy,
+  type SelectedPayment,
+  selectPayment,
+} from "./select.ts";
 export { submitExactPayment } from "./submit.ts";
-export type * from "./types.ts";

@@ -1,11 +1,17 @@
 import { bytesToHex, type Hex } from "viem";
 import { signAuthorization, type TypedDataSigner } from "../eip712/index.ts";
-import { encodeJsonHeader } from "./base64.ts";
-import { decodePaymentRequired } from "./decode.ts";
-import { X402Error } from "./errors.ts";
+import { encodeJsonHeader } from "../wire/x402/base64.ts";
+import { decodePaymentRequired } from "../wire/x402/decode.ts";
+import { X402Error } from "../wire/x402/errors.ts";
+import type {
+  ExactPayload,
+  PaymentPayloadV2,
+  PaymentRequired,
+  ResourceInfo,
+  SeedEnvelope,
+} from "../wire/x402/types.ts";
 import { HEADERS } from "./headers.ts";
 import { type PaymentPolicy, type SelectedPayment, selectPayment } from "./select.ts";
-import type { ExactPayload, PaymentPayloadV2, PaymentRequired, ResourceInfo, SeedEnvelope } from "./types.ts";
 
 /** A fresh random 32-byte EIP-3009 nonce (Web Crypto). */
 export function randomNonce(): Hex {
@@ -27,7 +33,7 @@ export async function signExactPayment(
 ): Promise<ExactPayload> {
   const nonce = (options.nonce ?? randomNonce()).toLowerCase() as Hex;
   if (!/^0x[0-9a-f]{64}$/.test(nonce))
-    throw new X402Error("PAYLOAD_INVALID", "the nonce must be 32 bytes of hex", { nonce });
+    throw new X402Error("PAYLOAD_INVALID", "the nonce must be 32 bytes of hex", { path: "nonce", value: nonce });
   if (options.nonceGuard?.has(nonce)) {
     throw new X402Error("NONCE_REUSED", `nonce ${nonce} was already signed`, { nonce });
   }

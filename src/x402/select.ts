@@ -8,8 +8,9 @@ import {
   type TokenInfo,
 } from "../chains/index.ts";
 import type { TokenDomainFields } from "../eip712/index.ts";
-import { X402Error } from "./errors.ts";
-import type { PaymentRequired, PaymentRequirements } from "./types.ts";
+import { parseDecimal } from "../wire/primitives.ts";
+import { X402Error } from "../wire/x402/errors.ts";
+import type { PaymentRequired, PaymentRequirements } from "../wire/x402/types.ts";
 
 /** What a wallet is willing to pay: caps per token symbol (atomic units) and optional chain filter. */
 export type PaymentPolicy = {
@@ -84,8 +85,79 @@ export function domainFromRequirements(
 }
 
 /**
- * Choose the first acceptance this wallet can pay: scheme 'exact', a registry network and asset
- * with the registry's domain, and an amount within the policy's cap. Throws
+ * The acceptance check shared by x402 selection and the direct-payment builder: scheme 'exact', a
+ * registry network and asset signed with the registry's domain, a chain the policy allows, a payee
+ * address, a validity no longer than the policy's, and an amount within the policy's cap (and
+ * equal to `expectedAmount` when given). Returns what is needed to sign it.
+ *
+ * @throws {X402Error} `SCHEME_UNSUPPORTED`, `DOMAIN_MISMATCH`, `POLICY_REFUSED`, `PAYLOAD_INVALID`,
+ * `AMOUNT_UNEXPECTED`, `AMOUNT_ABOVE_CAP`; {ChainRegistryError} for a network outside the registry.
+ */
+export function acceptRequirements(
+  requirements: PaymentRequirements,
+  policy: PaymentPolicy,
+  options: { expectedAmount?: bigint } = {},
+): SelectedPayment {
+  if (requirements.scheme !== "exact") {
+    throw new X402Error("SCHEME_UNSUPPORTED", `scheme ${requirements.scheme} is not supported`, {
+      scheme: requirements.scheme,
+    });
+  }
+  const { chain, token, domain } = domainFromRequirements(requirements, policy);
+  if (policy.chainIds && !policy.chainIds.includes(chain.chainId)) {
+    throw new X402Error("POLICY_REFUSED", `chain ${chain.chainId} is not allowed by the policy`, {
+      rule: "chainIds",
+      value: chain.chainId,
+      allowed: policy.chainIds,
+    });
+  }
+  if (!isAddress(requirements.payTo, { strict: false })) {
+    throw new X402Error("PAYLOAD_INVALID", `payTo ${requirements.payTo} is not an address`, {
+      path: "payTo",
+      value: requirements.payTo,
+    });
+  }
+  const maxTimeout = policy.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS;
+  if (
+    !Number.isSafeInteger(requirements.maxTimeoutSeconds) ||
+    requirements.maxTimeoutSeconds <= 0 ||
+    requirements.maxTimeoutSeconds > maxTimeout
+  ) {
+    throw new X402Error(
+      "POLICY_REFUSED",
+      `maxTimeoutSeconds ${String(requirements.maxTimeoutSeconds)} is not within 1..${maxTimeout}`,
+      { rule: "maxTimeoutSeconds", value: requirements.maxTimeoutSeconds, allowed: maxTimeout },
+    );
+  }
+  let amount: bigint;
+  try {
+    amount = parseDecimal(requirements.amount, "amount");
+  } catch (cause) {
+    throw new X402Error(
+      "PAYLOAD_INVALID",
+      `amount ${String(requirements.amount)} is not a decimal string`,
+      { path: "amount", value: requirements.amount },
+      { cause },
+    );
+  }
+  if (options.expectedAmount !== undefined && amount !== options.expectedAmount) {
+    throw new X402Error("AMOUNT_UNEXPECTED", `amount ${amount} is not the expected ${options.expectedAmount}`, {
+      amount,
+      expected: options.expectedAmount,
+    });
+  }
+  const cap = policy.maxAmount[token.symbol];
+  if (cap === undefined || amount > cap) {
+    throw new X402Error("AMOUNT_ABOVE_CAP", `amount ${amount} ${token.symbol} is above the cap ${cap ?? 0n}`, {
+      amount,
+      cap,
+    });
+  }
+  return { requirements, chain, token, amount, payTo: getAddress(requirements.payTo), domain };
+}
+
+/**
+ * Choose the first acceptance this wallet can pay ({@link acceptRequirements}). Throws
  * `NO_ACCEPTABLE_REQUIREMENTS` with the reason each acceptance was refused.
  */
 export function selectPayment(
@@ -96,46 +168,7 @@ export function selectPayment(
   const refusals: { index: number; code: string; reason: string }[] = [];
   for (const [index, requirements] of required.accepts.entries()) {
     try {
-      if (requirements.scheme !== "exact") {
-        throw new X402Error("PAYLOAD_INVALID", `scheme ${requirements.scheme} is not supported`, {});
-      }
-      const { chain, token, domain } = domainFromRequirements(requirements, policy);
-      if (policy.chainIds && !policy.chainIds.includes(chain.chainId)) {
-        throw new X402Error("PAYLOAD_INVALID", `chain ${chain.chainId} is not allowed by the policy`, {});
-      }
-      if (!isAddress(requirements.payTo, { strict: false })) {
-        throw new X402Error("PAYLOAD_INVALID", `payTo ${requirements.payTo} is not an address`, {});
-      }
-      const maxTimeout = policy.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS;
-      if (
-        !Number.isSafeInteger(requirements.maxTimeoutSeconds) ||
-        requirements.maxTimeoutSeconds <= 0 ||
-        requirements.maxTimeoutSeconds > maxTimeout
-      ) {
-        throw new X402Error(
-          "PAYLOAD_INVALID",
-          `maxTimeoutSeconds ${String(requirements.maxTimeoutSeconds)} is not within 1..${maxTimeout}`,
-          {},
-        );
-      }
-      if (typeof requirements.amount !== "string" || !/^(0|[1-9][0-9]*)$/.test(requirements.amount)) {
-        throw new X402Error("PAYLOAD_INVALID", `amount ${String(requirements.amount)} is not a decimal string`, {});
-      }
-      const amount = BigInt(requirements.amount);
-      if (options.expectedAmount !== undefined && amount !== options.expectedAmount) {
-        throw new X402Error("AMOUNT_ABOVE_CAP", `amount ${amount} is not the expected ${options.expectedAmount}`, {
-          amount,
-          expected: options.expectedAmount,
-        });
-      }
-      const cap = policy.maxAmount[token.symbol];
-      if (cap === undefined || amount > cap) {
-        throw new X402Error("AMOUNT_ABOVE_CAP", `amount ${amount} ${token.symbol} is above the cap ${cap ?? 0n}`, {
-          amount,
-          cap,
-        });
-      }
-      return { requirements, chain, token, amount, payTo: getAddress(requirements.payTo), domain };
+      return acceptRequirements(requirements, policy, options);
     } catch (error) {
       // A non-EVM or malformed network is a refusal of that acceptance, not of the whole challenge.
       if (!(error instanceof X402Error) && !(error instanceof ChainRegistryError)) throw error;

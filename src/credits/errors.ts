@@ -1,4 +1,4 @@
-import { AgentEscrowError } from "../../errors.ts";
+import { AgentEscrowError } from "../errors.ts";
 
 /** Stable codes of {@link CreditsError}. */
 export type CreditsErrorCode =

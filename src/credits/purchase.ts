@@ -1,5 +1,5 @@
 import type { Address, Hex } from "viem";
-import { decodePaymentPayload } from "../../x402/decode.ts";
+import { decodePaymentPayload } from "../wire/x402/decode.ts";
 import { CreditsError } from "./errors.ts";
 import { validateCreditPack } from "./packs.ts";
 
