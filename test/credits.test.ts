@@ -79,7 +79,7 @@ describe("validateCreditPack", () => {
     [Number.NEGATIVE_INFINITY, 500],
   ])("refuses %s and suggests %s", (credits, suggested) => {
     const error = caught(() => validateCreditPack(credits));
-    expect(error.code).toBe("CREDIT_PACK_INVALID");
+    if (!error.is("CREDIT_PACK_INVALID")) throw error;
     expect(error.details.suggestedCredits).toBe(suggested);
     expect(Object.is(error.details.credits, credits)).toBe(true);
   });
@@ -88,7 +88,7 @@ describe("validateCreditPack", () => {
     "refuses %s with no suggestion above the largest pack",
     (credits) => {
       const error = caught(() => validateCreditPack(credits));
-      expect(error.code).toBe("CREDIT_PACK_INVALID");
+      if (!error.is("CREDIT_PACK_INVALID")) throw error;
       expect(error.details.suggestedCredits).toBeNull();
     },
   );
@@ -633,8 +633,10 @@ describe("purchaseCredits", () => {
     const first = await x402Route([FAILURE]);
     const { pay, options } = harness();
     const error = await rejection(purchaseCredits(options(first.endpoint, { maxAttempts: 2 })));
+    if (!error.is("PURCHASE_RETRIES_EXHAUSTED")) throw error;
     expect(error.details.paid).toBe(true);
-    const payment = error.details.payment as { headerName: string; headerValue: string };
+    const payment = error.details.payment;
+    if (!payment) throw new Error("no payment to resume with");
     expect(payment).toEqual({ headerName: "X-PAYMENT", headerValue: base64Json(ENVELOPE) });
     const second = await x402Route([{ status: 200, body: { balance_credits: 500 } }]);
     const resumed = await purchaseCredits(options(second.endpoint, { payment }));
@@ -833,11 +835,18 @@ describe("purchaseCredits", () => {
   it("refuses unusable settings before any request", async () => {
     const route = await x402Route([OK]);
     const { options } = harness();
-    await expect(purchaseCredits(options(route.endpoint, { maxAttempts: 0 }))).rejects.toThrow(RangeError);
+    await expect(purchaseCredits(options(route.endpoint, { maxAttempts: 0 }))).rejects.toMatchObject({
+      code: "OPTION_INVALID",
+      details: { option: "maxAttempts", value: 0 },
+    });
     await expect(
       purchaseCredits(options(route.endpoint, { backoff: { initialMs: 100, factor: 0.5, maxMs: 1000 } })),
-    ).rejects.toThrow(RangeError);
-    await expect(purchaseCredits(options(route.endpoint, { requestId: "" }))).rejects.toThrow(TypeError);
+    ).rejects.toMatchObject({ code: "OPTION_INVALID", details: { option: "backoff" } });
+    await expect(purchaseCredits(options(route.endpoint, { requestId: "" }))).rejects.toMatchObject({
+      code: "OPTION_INVALID",
+      details: { option: "requestId" },
+    });
+    await expect(purchaseCredits(options(route.endpoint, { requestId: "" }))).rejects.toBeInstanceOf(CreditsError);
     expect(route.requests).toHaveLength(0);
   });
 });

@@ -2,7 +2,7 @@
 
 import { network } from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DirectFeeSchedule, directPaymentFee, fallbackUsage, settlementFee } from "../src/fees.ts";
+import { type DirectFeeSchedule, directPaymentFee, FeeError, fallbackUsage, settlementFee } from "../src/fees.ts";
 import vectors from "./vectors/fees.json" with { type: "json" };
 
 type Harness = Awaited<ReturnType<typeof deployHarness>>;
@@ -31,7 +31,10 @@ describe("directPaymentFee", () => {
     ).toBe(BigInt(v.fee));
   });
   it("rejects a negative amount", () => {
-    expect(() => directPaymentFee(-1n)).toThrow(RangeError);
+    expect(() => directPaymentFee(-1n)).toThrow(FeeError);
+    expect(() => settlementFee(-1n, { feeBps: 100, feeFixed: 0n, feeCap: 10n })).toThrow(
+      expect.objectContaining({ code: "AMOUNT_NEGATIVE", details: { field: "usage", value: -1n } }),
+    );
   });
 });
 

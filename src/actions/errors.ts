@@ -26,4 +26,10 @@ export type ActionErrorCode = keyof ActionErrorDetails;
 export class ActionError<C extends ActionErrorCode = ActionErrorCode> extends AgentEscrowError<
   C,
   ActionErrorDetails[C]
-> {}
+> {
+  /** Whether this error has `code`; narrows `details` to that code's. */
+  is<K extends ActionErrorCode>(code: K): this is ActionError<K> {
+    const own: string = this.code;
+    return own === code;
+  }
+}

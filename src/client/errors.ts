@@ -37,4 +37,10 @@ export type ClientErrorCode = keyof ClientErrorDetails;
 export class ClientError<C extends ClientErrorCode = ClientErrorCode> extends AgentEscrowError<
   C,
   ClientErrorDetails[C]
-> {}
+> {
+  /** Whether this error has `code`; narrows `details` to that code's. */
+  is<K extends ClientErrorCode>(code: K): this is ClientError<K> {
+    const own: string = this.code;
+    return own === code;
+  }
+}

@@ -105,16 +105,34 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 function checkSettings(options: PurchaseCreditsOptions): { maxAttempts: number; backoff: BackoffPolicy } {
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
-    throw new RangeError(`purchaseCredits: maxAttempts must be a positive integer, got ${maxAttempts}`);
+    throw new CreditsError(
+      "OPTION_INVALID",
+      `purchaseCredits: maxAttempts must be a positive integer, got ${maxAttempts}`,
+      {
+        option: "maxAttempts",
+        value: maxAttempts,
+      },
+    );
   }
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   const { initialMs, factor, maxMs } = backoff;
   if (!(Number.isFinite(initialMs) && initialMs >= 0 && Number.isFinite(factor) && factor >= 1)) {
-    throw new RangeError("purchaseCredits: backoff needs finite initialMs >= 0 and factor >= 1");
+    throw new CreditsError("OPTION_INVALID", "purchaseCredits: backoff needs finite initialMs >= 0 and factor >= 1", {
+      option: "backoff",
+      value: backoff,
+    });
   }
-  if (!(Number.isFinite(maxMs) && maxMs >= 0)) throw new RangeError("purchaseCredits: backoff.maxMs must be >= 0");
+  if (!(Number.isFinite(maxMs) && maxMs >= 0)) {
+    throw new CreditsError("OPTION_INVALID", "purchaseCredits: backoff.maxMs must be >= 0", {
+      option: "backoff.maxMs",
+      value: maxMs,
+    });
+  }
   if (options.requestId !== undefined && (typeof options.requestId !== "string" || options.requestId === "")) {
-    throw new TypeError("purchaseCredits: requestId must be a non-empty string");
+    throw new CreditsError("OPTION_INVALID", "purchaseCredits: requestId must be a non-empty string", {
+      option: "requestId",
+      value: options.requestId,
+    });
   }
   return { maxAttempts, backoff };
 }
@@ -134,10 +152,24 @@ function checkPaymentHeader(header: PaymentHeader, override: string | undefined)
   const headerName = override ?? header?.headerName;
   const headerValue = header?.headerValue;
   if (typeof headerName !== "string" || !HEADER_NAME.test(headerName)) {
-    throw new TypeError(`purchaseCredits: unusable payment header name ${JSON.stringify(headerName)}`);
+    throw new CreditsError(
+      "OPTION_INVALID",
+      `purchaseCredits: unusable payment header name ${JSON.stringify(headerName)}`,
+      {
+        option: "pay",
+        value: headerName,
+      },
+    );
   }
   if (typeof headerValue !== "string" || headerValue === "" || /[\r\n\0]/.test(headerValue)) {
-    throw new TypeError("purchaseCredits: pay returned an empty or malformed payment header value");
+    throw new CreditsError(
+      "OPTION_INVALID",
+      "purchaseCredits: pay returned an empty or malformed payment header value",
+      {
+        option: "pay",
+        value: headerValue,
+      },
+    );
   }
   return { headerName, headerValue };
 }

@@ -70,11 +70,25 @@ export type Terms = {
 /** The escrow contract a set of terms is bound to. */
 export type EscrowDomain = { readonly chainId: number; readonly escrow: Address };
 
+/** Details of each {@link TermsError} code. */
+export type TermsErrorDetails = {
+  /** A field does not fit its Solidity type (`index` is its position in the terms, if a term). */
+  TERMS_FIELD_OUT_OF_RANGE: { readonly field: string; readonly value: bigint; readonly index?: number };
+  /** Bytes that are not packed terms (wrong length), or an activation with no signature. */
+  TERMS_ENCODING_INVALID: { readonly length?: number };
+};
+
 /** Stable codes of {@link TermsError}. */
-export type TermsErrorCode = "TERMS_FIELD_OUT_OF_RANGE" | "TERMS_ENCODING_INVALID";
+export type TermsErrorCode = keyof TermsErrorDetails;
 
 /** Terms that cannot be encoded, or bytes that are not encoded terms. */
-export class TermsError extends AgentEscrowError<TermsErrorCode> {}
+export class TermsError<C extends TermsErrorCode = TermsErrorCode> extends AgentEscrowError<C, TermsErrorDetails[C]> {
+  /** Whether this error has `code`; narrows `details` to that code's. */
+  is<K extends TermsErrorCode>(code: K): this is TermsError<K> {
+    const own: string = this.code;
+    return own === code;
+  }
+}
 
 const PACKED_TYPES = [
   "address",

@@ -1,4 +1,17 @@
 import type { Account, Address, Hex, LocalAccount, TypedDataDomain, WalletClient } from "viem";
+import { AgentEscrowError } from "../errors.ts";
+
+/** Details of each {@link SignerError} code. */
+export type SignerErrorDetails = {
+  /** The wallet client has no account to sign with, and none was given. */
+  NO_ACCOUNT: Record<string, never>;
+};
+
+/** A signer that cannot be built. */
+export class SignerError<C extends keyof SignerErrorDetails = keyof SignerErrorDetails> extends AgentEscrowError<
+  C,
+  SignerErrorDetails[C]
+> {}
 
 /**
  * EIP-712 types of the token messages this project signs: EIP-3009 transfer/receive
@@ -68,7 +81,9 @@ export type TypedDataSigner = Pick<LocalAccount, "address" | "signTypedData">;
 /** A {@link TypedDataSigner} backed by a wallet client (JSON-RPC account or smart-wallet client). */
 export function walletClientSigner(client: WalletClient, account?: Account | Address): TypedDataSigner {
   const acct = account ?? client.account;
-  if (!acct) throw new TypeError("walletClientSigner: the wallet client has no account and none was given");
+  if (!acct) {
+    throw new SignerError("NO_ACCOUNT", "walletClientSigner: the wallet client has no account and none was given", {});
+  }
   const address = typeof acct === "string" ? acct : acct.address;
   return {
     address,

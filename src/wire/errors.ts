@@ -14,4 +14,10 @@ export type WireErrorDetails = {
 export type WireErrorCode = keyof WireErrorDetails;
 
 /** A message (HTTP body, package, signature bundle) that cannot be parsed; nothing was acted on. */
-export class WireError<C extends WireErrorCode = WireErrorCode> extends AgentEscrowError<C, WireErrorDetails[C]> {}
+export class WireError<C extends WireErrorCode = WireErrorCode> extends AgentEscrowError<C, WireErrorDetails[C]> {
+  /** Whether this error has `code`; narrows `details` to that code's. */
+  is<K extends WireErrorCode>(code: K): this is WireError<K> {
+    const own: string = this.code;
+    return own === code;
+  }
+}

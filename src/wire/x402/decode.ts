@@ -1,4 +1,6 @@
-import { type Address, getAddress, type Hex, isAddress, isHex } from "viem";
+import { type Address, type Hex, isHex } from "viem";
+import { WireError } from "../errors.ts";
+import { parseAddress, parseBytes32, parseDecimal, parseHexBytes, parseObject } from "../primitives.ts";
 import { decodeJsonHeader } from "./base64.ts";
 import { X402Error } from "./errors.ts";
 import type {
@@ -10,34 +12,37 @@ import type {
   SettleResponse,
 } from "./types.ts";
 
-type Json = Record<string, unknown>;
-const DECIMAL = /^(0|[1-9][0-9]*)$/;
+type Json = Readonly<Record<string, unknown>>;
 const CAIP2 = /^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,32}$/;
 
 function fail(path: string, reason: string, value: unknown): never {
   throw new X402Error("PAYLOAD_INVALID", `${path} ${reason}`, { path, value });
 }
+/** Run one of the shared wire parsers and report its refusal as this codec's `PAYLOAD_INVALID`. */
+function field<T>(value: unknown, path: string, parse: (value: unknown, field: string) => T): T {
+  try {
+    return parse(value, path);
+  } catch (cause) {
+    if (!(cause instanceof WireError)) throw cause;
+    throw new X402Error("PAYLOAD_INVALID", cause.message, { path, value }, { cause });
+  }
+}
 function object(value: unknown, path: string): Json {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(path, "must be an object", value);
-  return value as Json;
+  return field(value, path, parseObject);
 }
 function string(value: unknown, path: string): string {
   if (typeof value !== "string" || value.length === 0) fail(path, "must be a non-empty string", value);
   return value;
 }
 function decimal(value: unknown, path: string): string {
-  if (typeof value !== "string" || !DECIMAL.test(value)) fail(path, "must be a decimal integer string", value);
-  return value;
+  field(value, path, parseDecimal);
+  return String(value);
 }
 function address(value: unknown, path: string): Address {
-  if (typeof value !== "string" || !isAddress(value, { strict: false })) fail(path, "must be an address", value);
-  return getAddress(value);
+  return field(value, path, parseAddress);
 }
 function hex(value: unknown, path: string, bytes?: number): Hex {
-  if (!isHex(value, { strict: true }) || (bytes !== undefined && (value as string).length !== 2 + 2 * bytes)) {
-    fail(path, bytes ? `must be ${bytes} bytes of hex` : "must be hex", value);
-  }
-  return value as Hex;
+  return field(value, path, (v, f) => (bytes === 32 ? parseBytes32(v, f) : parseHexBytes(v, f)));
 }
 function version(value: unknown): void {
   if (value !== 2)

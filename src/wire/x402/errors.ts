@@ -40,4 +40,10 @@ export type X402ErrorDetails = {
 export type X402ErrorCode = keyof X402ErrorDetails;
 
 /** An x402 header or payload that cannot be read, or a payment this wallet must not sign. */
-export class X402Error<C extends X402ErrorCode = X402ErrorCode> extends AgentEscrowError<C, X402ErrorDetails[C]> {}
+export class X402Error<C extends X402ErrorCode = X402ErrorCode> extends AgentEscrowError<C, X402ErrorDetails[C]> {
+  /** Whether this error has `code`; narrows `details` to that code's. */
+  is<K extends X402ErrorCode>(code: K): this is X402Error<K> {
+    const own: string = this.code;
+    return own === code;
+  }
+}
