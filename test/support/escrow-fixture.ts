@@ -3,12 +3,19 @@
 // sign locally and send transactions).
 import { type Address, type Hex, keccak256, type PublicClient, toHex, type WalletClient } from "viem";
 import { type HDAccount, mnemonicToAccount } from "viem/accounts";
-import { agentEscrowAbi, directPaymentAbi, fiatTokenAbi } from "../../src/abi/index.ts";
-import { type ChainInfo, getChainByKey, type TokenInfo, type TokenSymbol } from "../../src/chains/index.ts";
+import { agentEscrowAbi, directPaymentAbi } from "../../src/abi/index.ts";
+import { activate, readPermitNonce } from "../../src/actions/index.ts";
+import {
+  type ChainInfo,
+  getChainByKey,
+  tokenDomain as registryTokenDomain,
+  type TokenInfo,
+  type TokenSymbol,
+} from "../../src/chains/index.ts";
 import {
   type Authorization,
   agreementId,
-  encodeActivation,
+  agreementRef,
   signAuthorization,
   signPermit,
   type Terms,
@@ -68,7 +75,11 @@ export interface EscrowFixture {
     value: bigint,
     options?: { spender?: Address; symbol?: TokenSymbol; deadline?: bigint },
   ): Promise<{ value: bigint; deadline: bigint; signature: Hex }>;
-  /** Send a contract call from `role` and wait for it; rejects with the revert. */
+  /**
+   * Send a raw contract call from `role` and wait for it; rejects with the revert. For what the
+   * typed actions cannot express on purpose: malformed calldata, calls by the wrong party, owner
+   * configuration. Everything else goes through `src/actions`.
+   */
   write(role: Role | WalletClient, call: WriteCall): Promise<{ hash: Hex; gasUsed: bigint; calldataBytes: number }>;
   activate(terms: Terms): Promise<Hex>;
   increaseTime(seconds: number): Promise<void>;
@@ -144,10 +155,8 @@ export async function escrowFixture(chainKey = "base"): Promise<EscrowFixture> {
     if (!t) throw new Error(`${chain.name} has no ${symbol}`);
     return t;
   };
-  const tokenDomain = (symbol: TokenSymbol = "USDC"): TokenDomainFields => {
-    const t = tokenInfo(symbol);
-    return { name: t.domain.name, version: t.domain.version, chainId: chain.chainId, verifyingContract: t.address };
-  };
+  const tokenDomain = (symbol: TokenSymbol = "USDC"): TokenDomainFields =>
+    registryTokenDomain(chain.chainId, tokenInfo(symbol).address, { allowUnconfirmed: true });
   const now = async () => Number((await publicClient.getBlock()).timestamp);
   let saltCounter = 0;
 
@@ -205,12 +214,7 @@ export async function escrowFixture(chainKey = "base"): Promise<EscrowFixture> {
     },
     async feePermit(owner, value, options = {}) {
       const t = tokenInfo(options.symbol);
-      const nonce = await publicClient.readContract({
-        address: t.address,
-        abi: fiatTokenAbi,
-        functionName: "nonces",
-        args: [owner.address],
-      });
+      const nonce = await readPermitNonce(publicClient, t.address, owner.address);
       const deadline = options.deadline ?? FAR_FUTURE;
       const signature = await signPermit(owner, tokenDomain(options.symbol), {
         owner: owner.address,
@@ -223,14 +227,9 @@ export async function escrowFixture(chainKey = "base"): Promise<EscrowFixture> {
     },
     write,
     async activate(terms) {
-      const auth = await fixture.fundingAuth(terms);
-      await write("relayer", {
-        address: escrow,
-        abi: agentEscrowAbi,
-        functionName: "activate",
-        args: [encodeActivation(terms, auth)],
-      });
-      return agreementId(terms, { chainId: chain.chainId, escrow });
+      const agreement = agreementRef(terms, { chainId: chain.chainId, escrow });
+      await activate(walletOf("relayer"), agreement, await fixture.fundingAuth(terms));
+      return agreement.id;
     },
     async increaseTime(seconds) {
       await local.dev.testClient.increaseTime({ seconds });

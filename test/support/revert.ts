@@ -1,5 +1,6 @@
 import { BaseError, ContractFunctionRevertedError } from "viem";
 import { expect } from "vitest";
+import { ActionError } from "../../src/actions/index.ts";
 
 /**
  * Assert that `promise` rejects with the custom error `name` (decoded from the contract's ABI) and,
@@ -11,6 +12,12 @@ export async function expectRevert(promise: Promise<unknown>, name: string, args
     await promise;
   } catch (error) {
     caught = error;
+  }
+  // Through the typed actions: the decoded revert is in the ActionError's details.
+  if (caught instanceof ActionError && caught.is("CONTRACT_REVERTED")) {
+    expect(caught.details.errorName).toBe(name);
+    if (args) expect(caught.details.args ?? []).toEqual(args);
+    return;
   }
   expect(caught, `expected revert ${name}`).toBeInstanceOf(BaseError);
   const reverted = (caught as BaseError).walk((e) => e instanceof ContractFunctionRevertedError);
