@@ -1,7 +1,8 @@
 // The client binding against the deployed escrow and direct-payment contracts on the Base-faithful
 // chain with Circle's real USDC: the buyer verifies and signs an activation package locally, a
 // relayer submits it, and every refusal happens before anything is signed.
-import { keccak256, toHex, verifyTypedData } from "viem";
+import { createPublicClient, createWalletClient, custom, keccak256, toHex, verifyTypedData } from "viem";
+import { base, optimism } from "viem/chains";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   challenge,
@@ -376,5 +377,25 @@ describe("direct payment builder", () => {
         },
       ),
     ).rejects.toMatchObject({ code: "DOMAIN_MISMATCH" });
+  });
+});
+
+describe("clients for any listed chain", () => {
+  it("takes viem's own Base and OP Mainnet clients (OP-stack formatters), public and wallet", async () => {
+    const transport = custom(f.local.connection.provider);
+    const publicClient = createPublicClient({ chain: base, transport });
+    // Typed for OP Mainnet: the OP-stack formatters type-check the same way.
+    const typedForOptimism: Parameters<typeof readAgreement>[0] = createPublicClient({ chain: optimism, transport });
+    expect(typedForOptimism.chain?.id).toBe(10);
+    const terms = await f.terms();
+    const verified = await verifyActivationPackage(toPackage(terms), policy(), publicClient);
+    const body = await signActivation(f.accounts.buyer, verified, {
+      validBefore: BigInt((await f.now()) + 600),
+      publicClient,
+    });
+    const relayer = createWalletClient({ chain: base, transport, account: f.accounts.relayer });
+    const { events } = await submitActivation(relayer, body, f.escrowDomain());
+    expect(events.map((e) => e.eventName)).toEqual(["AgreementActivated"]);
+    expect((await readAgreement(publicClient, verified.agreement)).status).toBe("active");
   });
 });
