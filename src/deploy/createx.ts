@@ -28,10 +28,33 @@ export function create2Address(salt: Hex, initCode: Hex): Address {
   return getContractAddress({ opcode: "CREATE2", from: CREATEX_ADDRESS, salt: guarded, bytecode: initCode });
 }
 
+/**
+ * The directory of `@nomicfoundation/ignition-core`: next to this package (npm hoists it), or as
+ * the dependency of `@nomicfoundation/hardhat-ignition` (layouts that do not hoist, such as pnpm).
+ */
+function ignitionCoreRoot(): string {
+  const require = createRequire(import.meta.url);
+  const manifest = "@nomicfoundation/ignition-core/package.json";
+  try {
+    return dirname(require.resolve(manifest));
+  } catch {
+    try {
+      const ignition = require.resolve("@nomicfoundation/hardhat-ignition/package.json");
+      return dirname(createRequire(ignition).resolve(manifest));
+    } catch (cause) {
+      throw new DeploymentError(
+        "CREATEX_MISSING",
+        "cannot find @nomicfoundation/ignition-core: install @nomicfoundation/hardhat-ignition",
+        {},
+        { cause },
+      );
+    }
+  }
+}
+
 /** CreateX's keyless, chain-independent deployment transaction, as shipped with Ignition. */
 function presignedCreateXTransaction(): Hex {
-  const require = createRequire(import.meta.url);
-  const root = dirname(require.resolve("@nomicfoundation/ignition-core/package.json"));
+  const root = ignitionCoreRoot();
   const source = readFileSync(join(root, "dist/src/internal/execution/strategy/createx-artifact.js"), "utf8");
   const match = /presignedTx\s*=\s*"(0x[0-9a-fA-F]+)"/.exec(source);
   if (!match?.[1])

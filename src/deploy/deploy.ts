@@ -3,14 +3,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type {} from "@nomicfoundation/hardhat-ignition-viem";
 import type {} from "@nomicfoundation/hardhat-viem";
-import { artifacts } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import {
   type Address,
   type EIP1193Provider,
   encodeDeployData,
   getAddress,
-  type Hex,
   keccak256,
   type PublicClient,
   parseAbiItem,
@@ -18,8 +16,9 @@ import {
 import { agentEscrowAbi, directPaymentAbi } from "../abi/index.ts";
 import { type ChainInfo, getChain } from "../chains/index.ts";
 import type { DeployedContract, DeploymentRecord } from "../deployments/types.ts";
-import { devChainFromProvider } from "../testing/dev-chain.ts";
+import { agentEscrowArtifact, directPaymentArtifact } from "./artifacts.ts";
 import { CREATEX_ADDRESS, create2Address, ensureCreateX } from "./createx.ts";
+import { clientsFromProvider } from "./dev-clients.ts";
 import { DeploymentError } from "./errors.ts";
 import { agentEscrowStackModule, MODULE_ID } from "./module.ts";
 import type { EconomicParameters } from "./parameters.ts";
@@ -46,16 +45,18 @@ export type DeployOptions = {
 
 export type DeployResult = { readonly record: DeploymentRecord; readonly unchanged: boolean };
 
-async function initCodes(deployer: Address) {
-  const [escrow, direct] = await Promise.all([
-    artifacts.readArtifact("AgentEscrow"),
-    artifacts.readArtifact("DirectPayment"),
-  ]);
+/**
+ * The init code of both contracts for `deployer`: the creation bytecode shipped with this package
+ * (src/deploy/artifacts.ts, generated from the compiled contracts) and the constructor arguments.
+ * The artifacts of the Hardhat project this runs in play no part, so every project deploys the
+ * same code to the same addresses.
+ */
+function initCodes(deployer: Address) {
   return {
-    AgentEscrow: encodeDeployData({ abi: agentEscrowAbi, bytecode: escrow.bytecode as Hex, args: [deployer] }),
+    AgentEscrow: encodeDeployData({ abi: agentEscrowAbi, bytecode: agentEscrowArtifact.bytecode, args: [deployer] }),
     DirectPayment: encodeDeployData({
       abi: directPaymentAbi,
-      bytecode: direct.bytecode as Hex,
+      bytecode: directPaymentArtifact.bytecode,
       args: [deployer, deployer],
     }),
   };
@@ -63,7 +64,7 @@ async function initCodes(deployer: Address) {
 
 /** The addresses a deployment from `deployer` gets, on any chain, before anything is sent. */
 export async function predictAddresses(deployer: Address) {
-  const codes = await initCodes(deployer);
+  const codes = initCodes(deployer);
   return {
     AgentEscrow: create2Address(DEPLOYMENT_SALT, codes.AgentEscrow),
     DirectPayment: create2Address(DEPLOYMENT_SALT, codes.DirectPayment),
@@ -177,7 +178,7 @@ async function creation(client: PublicClient, address: Address, args: readonly s
  * run against a complete deployment sends nothing and reports `unchanged`.
  */
 export async function deployAgentEscrow(connection: Connection, options: DeployOptions): Promise<DeployResult> {
-  const dev = await devChainFromProvider(connection.provider as unknown as EIP1193Provider, "hardhat");
+  const dev = await clientsFromProvider(connection.provider as unknown as EIP1193Provider);
   const chainId = dev.chainId;
   const expectedChainId = options.expectedChainId ?? connection.networkConfig.chainId;
   if (expectedChainId !== undefined && expectedChainId !== chainId) {
@@ -225,11 +226,7 @@ export async function deployAgentEscrow(connection: Connection, options: DeployO
         },
       },
     });
-    // Typed from the compiled artifacts when they are in the program; read the address generically.
-    const landed = {
-      escrow: (deployed.escrow as { address: Address }).address,
-      direct: (deployed.direct as { address: Address }).address,
-    };
+    const landed = { escrow: deployed.escrow.address, direct: deployed.direct.address };
     if (landed.escrow !== predicted.AgentEscrow || landed.direct !== predicted.DirectPayment) {
       throw new DeploymentError("VERIFICATION_FAILED", "contracts landed at unexpected addresses", {
         predicted,

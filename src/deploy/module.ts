@@ -1,16 +1,18 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import type { ChainInfo } from "../chains/index.ts";
+import { agentEscrowArtifact, directPaymentArtifact } from "./artifacts.ts";
 
 /** Module id, recorded in deployments/<chainId>.json. */
 export const MODULE_ID = "AgentEscrowStack";
 
 /**
- * Deploys AgentEscrow and DirectPayment for one chain and configures them from the chain
- * registry. Under CREATE2 the constructors' `msg.sender` is the factory, so both contracts are
- * constructed with the deployer as explicit bootstrap owner (the same address on every chain keeps
- * the addresses identical); the module then allowlists the chain's tokens, sets the fee caps and
- * schedules and the fee recipient, and hands ownership to `owner` (which must accept it:
- * Ownable2Step), unless the deployer is the owner.
+ * Deploys AgentEscrow and DirectPayment (the creation bytecode shipped in src/deploy/artifacts.ts,
+ * never the host project's build) for one chain and configures them from the chain registry. Under
+ * CREATE2 the constructors' `msg.sender` is the factory, so both contracts are constructed with the
+ * deployer as explicit bootstrap owner (the same address on every chain keeps the addresses
+ * identical); the module then allowlists the chain's tokens, sets the fee caps and schedules and
+ * the fee recipient, and hands ownership to `owner` (which must accept it: Ownable2Step), unless
+ * the deployer is the owner.
  *
  * Parameters (module `AgentEscrowStack`): deployer, owner, feeRecipient, maxFeeBps, maxFeeFixed,
  * maxUpfrontFee, feeBps, fixedFee, minFee.
@@ -27,8 +29,8 @@ export function agentEscrowStackModule(chain: ChainInfo, options: { transferOwne
     const fixedFee = m.getParameter<bigint>("fixedFee");
     const minFee = m.getParameter<bigint>("minFee");
 
-    const escrow = m.contract("AgentEscrow", [deployer]);
-    const direct = m.contract("DirectPayment", [deployer, deployer]);
+    const escrow = m.contract("AgentEscrow", agentEscrowArtifact, [deployer]);
+    const direct = m.contract("DirectPayment", directPaymentArtifact, [deployer, deployer]);
 
     const configured = chain.tokens.flatMap((token) => [
       m.call(escrow, "configureToken", [token.address, true, maxFeeBps, maxFeeFixed, maxUpfrontFee], {

@@ -5,11 +5,11 @@
  */
 import { type Address, getAddress, isAddress, isHex } from "viem";
 import { getChain } from "../chains/index.ts";
-import { DeploymentError } from "../deploy/errors.ts";
+import { DeploymentError } from "./errors.ts";
 import { KNOWN_DEPLOYMENTS } from "./known.ts";
 import type { DeployedContract, DeploymentRecord } from "./types.ts";
 
-export { DeploymentError, type DeploymentErrorCode } from "../deploy/errors.ts";
+export { DeploymentError, type DeploymentErrorCode } from "./errors.ts";
 export type { DeployedContract, DeploymentRecord } from "./types.ts";
 
 /** Every recorded deployment. */

@@ -1,6 +1,5 @@
 // Loads the type extension of hardhat-viem (connection.viem).
 import type {} from "@nomicfoundation/hardhat-viem";
-import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import type { EIP1193Provider, WalletClient } from "viem";
 import { type ChainInfo, getChain, getChainByKey, type TokenInfo, type TokenSymbol } from "../chains/index.ts";
@@ -38,6 +37,9 @@ export async function startFaithfulChain(
 ): Promise<FaithfulChain> {
   const chain = typeof chainIdOrKey === "number" ? getChain(chainIdOrKey) : getChainByKey(chainIdOrKey);
   const forked = options.forkUrl !== undefined;
+  // Hardhat loads the project's configuration when it is first imported: import it when a chain is
+  // started, not when this module is, so the entry point loads outside a Hardhat project too.
+  const { network } = await import("hardhat");
   const connection = await network.create({
     network: `sim-${chain.key}`,
     ...(options.forkUrl
