@@ -56,3 +56,4 @@ export function settlementFee(usage: bigint, terms: { feeBps: number; feeFixed: 
 export function fallbackUsage(acknowledged: bigint, recorded: bigint, sellerBps: number): bigint {
   return acknowledged + ((recorded - acknowledged) * BigInt(sellerBps)) / BPS;
 }
+export { AgentEscrowError, isAgentEscrowError } from "./errors.ts";

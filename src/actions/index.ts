@@ -9,6 +9,8 @@
  * {@link settle}, or {@link closeWithFinalVoucher} straight after activation.
  * @packageDocumentation
  */
+
+export { AgentEscrowError, type ErrorDetails, isAgentEscrowError } from "../errors.ts";
 export { type DirectPaymentOrder, pay } from "./direct/pay.ts";
 export { quoteFee } from "./direct/quoteFee.ts";
 export { ActionError, type ActionErrorCode, type ActionErrorDetails } from "./errors.ts";

@@ -3,6 +3,8 @@
  * addresses, decimals and EIP-712 domains.
  * @packageDocumentation
  */
+
+export { AgentEscrowError, type ErrorDetails, isAgentEscrowError } from "../errors.ts";
 export { formatCaip2, parseCaip2 } from "./caip2.ts";
 export { checkTokenDomain, type DomainCheckResult, type DomainDifference } from "./domain-check.ts";
 export { ChainRegistryError, type ChainRegistryErrorCode } from "./errors.ts";

@@ -10,6 +10,8 @@
  * {@link signFinalVoucher}.
  * @packageDocumentation
  */
+
+export { AgentEscrowError, type ErrorDetails, isAgentEscrowError } from "../errors.ts";
 export {
   type BuyerPolicy,
   checkActivationOnChain,

@@ -4,6 +4,8 @@
  * client.
  * @packageDocumentation
  */
+
+export { AgentEscrowError, type ErrorDetails, isAgentEscrowError } from "../errors.ts";
 export { canonicalJson, payloadHash } from "./canonical-json.ts";
 export { CreditsError, type CreditsErrorCode } from "./errors.ts";
 export {

@@ -100,3 +100,4 @@ export function parseDeploymentRecord(json: unknown): DeploymentRecord {
     },
   };
 }
+export { AgentEscrowError, type ErrorDetails, isAgentEscrowError } from "../errors.ts";

@@ -6,6 +6,8 @@
  * JSON form back. No policy, no chain. Browser-safe.
  * @packageDocumentation
  */
+
+export { AgentEscrowError, type ErrorDetails, isAgentEscrowError } from "../errors.ts";
 export {
   type ActivationPackage,
   type ActivationPackageJson,

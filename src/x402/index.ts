@@ -5,6 +5,8 @@
  * decode `PAYMENT-RESPONSE`. Browser-safe.
  * @packageDocumentation
  */
+
+export { AgentEscrowError, type ErrorDetails, isAgentEscrowError } from "../errors.ts";
 export { decodeJsonHeader, encodeJsonHeader } from "../wire/x402/base64.ts";
 export {
   decodePaymentPayload,

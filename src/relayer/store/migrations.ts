@@ -1,0 +1,97 @@
+import type { Sql } from "./sql.ts";
+
+/**
+ * Versioned migrations, applied in order, each once, in its own transaction, under an advisory
+ * lock so that several relayer instances starting together apply each exactly once.
+ */
+export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
+  {
+    version: 1,
+    name: "jobs, transactions, attempts, signer leases",
+    sql: `
+      CREATE TABLE relayer_jobs (
+        id            text PRIMARY KEY,
+        request_id    text NOT NULL UNIQUE,
+        -- One job per payload (for an activation: chain, escrow and agreement id), whatever the request id.
+        dedupe_key    text NOT NULL UNIQUE,
+        kind          text NOT NULL,
+        chain_id      integer NOT NULL,
+        status        text NOT NULL,
+        reason        text,
+        detail        jsonb,
+        payload       jsonb NOT NULL,
+        attempts      integer NOT NULL DEFAULT 0,
+        next_run_at   timestamptz NOT NULL DEFAULT now(),
+        tx_id         bigint,
+        created_at    timestamptz NOT NULL DEFAULT now(),
+        updated_at    timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX relayer_jobs_runnable ON relayer_jobs (chain_id, status, next_run_at);
+
+      CREATE TABLE relayer_txs (
+        id            bigserial PRIMARY KEY,
+        job_id        text NOT NULL REFERENCES relayer_jobs (id),
+        chain_id      integer NOT NULL,
+        signer        text NOT NULL,
+        nonce         bigint NOT NULL,
+        to_address    text NOT NULL,
+        data          text NOT NULL,
+        gas_limit     bigint NOT NULL,
+        status        text NOT NULL,
+        mined_hash    text,
+        mined_block   bigint,
+        mined_block_hash text,
+        created_at    timestamptz NOT NULL DEFAULT now(),
+        updated_at    timestamptz NOT NULL DEFAULT now(),
+        -- One nonce never carries two payloads.
+        UNIQUE (chain_id, signer, nonce),
+        -- One payload never gets two nonces.
+        UNIQUE (job_id)
+      );
+
+      CREATE TABLE relayer_attempts (
+        hash          text PRIMARY KEY,
+        tx_id         bigint NOT NULL REFERENCES relayer_txs (id),
+        raw           text NOT NULL,
+        max_fee_per_gas          numeric NOT NULL,
+        max_priority_fee_per_gas numeric NOT NULL,
+        created_at    timestamptz NOT NULL DEFAULT now(),
+        broadcast_at  timestamptz
+      );
+      CREATE INDEX relayer_attempts_tx ON relayer_attempts (tx_id);
+
+      CREATE TABLE relayer_signers (
+        chain_id      integer NOT NULL,
+        signer        text NOT NULL,
+        -- The next nonce to assign; never below a recorded nonce + 1.
+        next_nonce    bigint NOT NULL,
+        lease_owner   text,
+        lease_until   timestamptz,
+        fence         bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (chain_id, signer)
+      );
+    `,
+  },
+];
+
+const LOCK_KEY = 72_657_300; // an arbitrary advisory-lock key for this schema
+
+/** Apply the migrations this database has not seen. Returns the versions applied now. */
+export async function migrate(sql: Sql): Promise<number[]> {
+  return sql.transaction(async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
+    await tx.query(
+      "CREATE TABLE IF NOT EXISTS relayer_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+    );
+    const { rows } = await tx.query<{ version: number }>("SELECT version FROM relayer_migrations");
+    const seen = new Set(rows.map((r) => Number(r.version)));
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (seen.has(m.version)) continue;
+      await tx.exec(m.sql);
+      await tx.query("INSERT INTO relayer_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}
