@@ -38,7 +38,7 @@ export { submitUsageVoucher } from "./escrow/submitUsageVoucher.ts";
 export { topUp } from "./escrow/topUp.ts";
 export type { UsageRecord } from "./escrow/usage-record.ts";
 export { withdraw } from "./escrow/withdraw.ts";
-export type { WriteOptions, WriteResult } from "./execute.ts";
+export { toActionError, type WriteOptions, type WriteResult } from "./execute.ts";
 export {
   readAuthorizationState,
   readBalance,

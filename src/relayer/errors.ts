@@ -1,0 +1,30 @@
+import { AgentEscrowError } from "../errors.ts";
+
+/** Details of each {@link RelayerError} code. */
+export type RelayerErrorDetails = {
+  /** The job's body does not parse (the seed's 400): `field` names what is wrong. */
+  JOB_INVALID: { readonly field: string; readonly reason: string };
+  /** No job with this id or request id. */
+  JOB_NOT_FOUND: { readonly id: string };
+  /** The relayer has no configuration (RPC, escrow, signers) for this chain. */
+  CHAIN_NOT_CONFIGURED: { readonly chainId: number };
+  /** `waitFor` gave up; the job goes on. */
+  WAIT_TIMEOUT: { readonly id: string; readonly status: string };
+  /** The store was asked for a transaction inside a transaction. */
+  STORE_NESTED_TRANSACTION: Record<string, never>;
+};
+
+/** Stable codes of {@link RelayerError}. */
+export type RelayerErrorCode = keyof RelayerErrorDetails;
+
+/** A job the relayer refuses, cannot find or did not finish in time, or a store misuse. */
+export class RelayerError<C extends RelayerErrorCode = RelayerErrorCode> extends AgentEscrowError<
+  C,
+  RelayerErrorDetails[C]
+> {
+  /** Whether this error has `code`; narrows `details` to that code's. */
+  is<K extends RelayerErrorCode>(code: K): this is RelayerError<K> {
+    const own: string = this.code;
+    return own === code;
+  }
+}

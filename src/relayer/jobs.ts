@@ -1,0 +1,90 @@
+import type { Sql } from "./store/sql.ts";
+
+/** Where a job is: the seed's agreement statuses. */
+export type JobStatus = "submitting" | "active" | "failed";
+
+/** What the relayer was asked to do, and where it is. */
+export type Job = {
+  readonly id: string;
+  readonly requestId: string;
+  readonly kind: "activation";
+  readonly chainId: number;
+  readonly status: JobStatus;
+  /** Why it failed (a typed reason, e.g. `authorization_expired`), or why it waits. */
+  readonly reason: string | null;
+  readonly detail: Readonly<Record<string, unknown>> | null;
+  /** The activation transaction's hash once it is broadcast (the seed's `activation_tx_hash`). */
+  readonly txHash: string | null;
+  readonly attempts: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+};
+
+type JobRow = {
+  id: string;
+  request_id: string;
+  kind: string;
+  chain_id: number;
+  status: string;
+  reason: string | null;
+  detail: Record<string, unknown> | null;
+  attempts: number;
+  created_at: Date | string;
+  updated_at: Date | string;
+  tx_hash: string | null;
+};
+
+const SELECT_JOB = `
+  SELECT j.id, j.request_id, j.kind, j.chain_id, j.status, j.reason, j.detail, j.attempts, j.created_at, j.updated_at,
+         COALESCE(t.mined_hash, (SELECT a.hash FROM relayer_attempts a WHERE a.tx_id = t.id AND a.broadcast_at IS NOT NULL
+                                 ORDER BY a.created_at DESC LIMIT 1)) AS tx_hash
+  FROM relayer_jobs j LEFT JOIN relayer_txs t ON t.id = j.tx_id`;
+
+function toJob(row: JobRow): Job {
+  const status = row.status === "active" || row.status === "failed" ? row.status : "submitting";
+  return {
+    id: row.id,
+    requestId: row.request_id,
+    kind: "activation",
+    chainId: Number(row.chain_id),
+    status,
+    reason: row.reason,
+    detail: row.detail,
+    txHash: row.tx_hash,
+    attempts: Number(row.attempts),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+/** The job with this id or request id. */
+export async function findJob(sql: Sql, idOrRequestId: string): Promise<Job | undefined> {
+  const { rows } = await sql.query<JobRow>(`${SELECT_JOB} WHERE j.id = $1 OR j.request_id = $1`, [idOrRequestId]);
+  const row = rows[0];
+  return row ? toJob(row) : undefined;
+}
+
+/**
+ * Insert a job unless one exists with this request id or this payload (`dedupeKey`): returns the
+ * job that exists afterwards, and whether it is new. Idempotent across instances: the unique
+ * indexes decide, not a prior read.
+ */
+export async function insertJob(
+  sql: Sql,
+  job: { id: string; requestId: string; dedupeKey: string; chainId: number; payload: unknown },
+): Promise<{ job: Job; created: boolean }> {
+  const { rows } = await sql.query<{ id: string }>(
+    `INSERT INTO relayer_jobs (id, request_id, dedupe_key, kind, chain_id, status, payload)
+     VALUES ($1, $2, $3, 'activation', $4, 'submitting', $5)
+     ON CONFLICT DO NOTHING RETURNING id`,
+    [job.id, job.requestId, job.dedupeKey, job.chainId, JSON.stringify(job.payload)],
+  );
+  const created = rows.length === 1;
+  const { rows: existing } = await sql.query<JobRow>(
+    `${SELECT_JOB} WHERE j.request_id = $1 OR j.dedupe_key = $2 ORDER BY (j.request_id = $1) DESC LIMIT 1`,
+    [job.requestId, job.dedupeKey],
+  );
+  const row = existing[0];
+  if (!row) throw new Error("the job vanished after insertion");
+  return { job: toJob(row), created };
+}

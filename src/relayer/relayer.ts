@@ -1,0 +1,182 @@
+import { randomUUID } from "node:crypto";
+import type { LocalAccount } from "viem";
+import { parseActivationSignatures, WireError } from "../wire/index.ts";
+import { RelayerError } from "./errors.ts";
+import { findJob, insertJob, type Job } from "./jobs.ts";
+import type { Store } from "./store/sql.ts";
+import { type ActivationPayload, type RelayerChain, type RelayerLogger, tick, type WorkerContext } from "./worker.ts";
+
+/** Options of {@link createRelayer}. */
+export type RelayerOptions = {
+  /** The chains served, each with its client, escrow, confirmation depth and fee cap. */
+  readonly chains: readonly RelayerChain[];
+  /** The accounts that send, per chain id (several per chain spread the load). */
+  readonly signers: Readonly<Record<number, readonly LocalAccount[]>>;
+  /** Where everything is recorded before it happens: `pgliteStore()` or `postgresStore()`. */
+  readonly store: Store;
+  /** This instance's name in signer leases (default: random). */
+  readonly instanceId?: string;
+  /** pino-compatible logger (default: silent). */
+  readonly logger?: RelayerLogger;
+  /** Pause between pipeline passes, in ms (default 250). */
+  readonly pollMs?: number;
+  /** How long a signer lease lasts without renewal, in ms (default 15 s). */
+  readonly leaseMs?: number;
+  /** Called after a job changes status (submitting, active, failed). */
+  readonly onStatusChange?: (job: Job) => void;
+};
+
+/** A durable, idempotent transaction pipeline for backend services. */
+export type Relayer = {
+  /**
+   * Take the buyer's activation body (`POST .../activate-escrow`) and return at once with the job
+   * in status `submitting` (the seed's 202). The same request id, or the same agreement, returns
+   * the same job and never a second transaction.
+   * @throws {RelayerError} `JOB_INVALID` for a body that does not parse (the seed's 400), `CHAIN_NOT_CONFIGURED`.
+   */
+  submitActivation(body: unknown, options: { readonly requestId: string; readonly chainId: number }): Promise<Job>;
+  /** The job with this id or request id, if any. */
+  getJob(idOrRequestId: string): Promise<Job | undefined>;
+  /**
+   * Wait until the job is `active` or `failed`.
+   * @throws {RelayerError} `JOB_NOT_FOUND`, `WAIT_TIMEOUT` (the job goes on).
+   */
+  waitFor(idOrRequestId: string, options?: { readonly timeoutMs?: number; readonly pollMs?: number }): Promise<Job>;
+  /** Run one pass of the pipeline for every (chain, signer) now. */
+  tick(): Promise<void>;
+  /** Start the pipeline loops (idempotent). */
+  start(): void;
+  /** Stop the loops after their current pass. */
+  stop(): Promise<void>;
+};
+
+const noop = () => undefined;
+const SILENT: RelayerLogger = { debug: noop, info: noop, warn: noop, error: noop };
+
+/**
+ * Create a relayer: activations are recorded before anything is sent, checked and simulated
+ * before a nonce is taken, given a nonce in a store transaction, signed and stored before they
+ * are broadcast, and watched to the confirmation depth. Any number of instances may share a
+ * PostgreSQL store; one owns each (chain, signer) at a time by a lease with a fencing token.
+ *
+ * @example
+ * const relayer = createRelayer({ chains: [{ chainId: 8453, client, escrow }], signers: { 8453: [account] }, store: await pgliteStore() });
+ * relayer.start();
+ * const job = await relayer.submitActivation(await request.json(), { requestId, chainId: 8453 }); // 202 { status: "submitting" }
+ */
+export function createRelayer(options: RelayerOptions): Relayer {
+  const log = options.logger ?? SILENT;
+  const instanceId = options.instanceId ?? randomUUID();
+  const sql = options.store;
+  const notify = (jobId: string) => {
+    if (!options.onStatusChange) return;
+    void findJob(sql, jobId).then((job) => {
+      if (job) options.onStatusChange?.(job);
+    });
+  };
+  const contexts: WorkerContext[] = options.chains.flatMap((chain) =>
+    (options.signers[chain.chainId] ?? []).map((signer) => ({
+      sql,
+      chain,
+      signer,
+      instanceId,
+      leaseMs: options.leaseMs ?? 15_000,
+      log,
+      onStatusChange: notify,
+    })),
+  );
+  let running = false;
+  let loops: Promise<void>[] = [];
+  const pollMs = options.pollMs ?? 250;
+
+  const pass = async (ctx: WorkerContext) => {
+    try {
+      await tick(ctx);
+    } catch (error) {
+      // A pass that fails (RPC down, store busy) leaves everything recorded; the next one resumes.
+      log.warn(
+        { chainId: ctx.chain.chainId, signer: ctx.signer.address, error: String(error) },
+        "pipeline pass failed",
+      );
+    }
+  };
+
+  return {
+    async submitActivation(body, { requestId, chainId }) {
+      const chain = options.chains.find((c) => c.chainId === chainId);
+      if (!chain) throw new RelayerError("CHAIN_NOT_CONFIGURED", `chain ${chainId} is not served`, { chainId });
+      let payload: ActivationPayload;
+      let dedupeKey: string;
+      try {
+        const signed = parseActivationSignatures(body, { chainId, escrow: chain.escrow });
+        dedupeKey = `activation:${chainId}:${signed.agreement.escrow.toLowerCase()}:${signed.agreement.id}`;
+        payload = {
+          packedTerms: signed.agreement.packed,
+          escrow: signed.agreement.escrow,
+          authorization: {
+            validAfter: signed.authorization.validAfter.toString(),
+            validBefore: signed.authorization.validBefore.toString(),
+            signature: signed.authorization.signature,
+          },
+          ...(signed.feePermit
+            ? {
+                feePermit: {
+                  value: signed.feePermit.value.toString(),
+                  deadline: signed.feePermit.deadline.toString(),
+                  signature: signed.feePermit.signature,
+                },
+              }
+            : {}),
+        };
+      } catch (cause) {
+        if (!(cause instanceof WireError)) throw cause;
+        const d = cause.details;
+        throw new RelayerError(
+          "JOB_INVALID",
+          cause.message,
+          { field: "field" in d ? d.field : "body", reason: cause.code },
+          { cause },
+        );
+      }
+      const { job, created } = await insertJob(sql, { id: randomUUID(), requestId, dedupeKey, chainId, payload });
+      if (created) {
+        log.info({ job: job.id, requestId }, "activation accepted");
+        notify(job.id);
+      }
+      return job;
+    },
+    getJob: (idOrRequestId) => findJob(sql, idOrRequestId),
+    async waitFor(idOrRequestId, waitOptions = {}) {
+      const deadline = Date.now() + (waitOptions.timeoutMs ?? 120_000);
+      for (;;) {
+        const job = await findJob(sql, idOrRequestId);
+        if (!job) throw new RelayerError("JOB_NOT_FOUND", `no job ${idOrRequestId}`, { id: idOrRequestId });
+        if (job.status !== "submitting") return job;
+        if (Date.now() > deadline) {
+          throw new RelayerError("WAIT_TIMEOUT", `job ${idOrRequestId} is still ${job.status}`, {
+            id: idOrRequestId,
+            status: job.status,
+          });
+        }
+        if (!running) await Promise.all(contexts.map(pass));
+        await new Promise((r) => setTimeout(r, waitOptions.pollMs ?? 100));
+      }
+    },
+    tick: () => Promise.all(contexts.map(pass)).then(noop),
+    start() {
+      if (running) return;
+      running = true;
+      loops = contexts.map(async (ctx) => {
+        while (running) {
+          await pass(ctx);
+          await new Promise((r) => setTimeout(r, pollMs));
+        }
+      });
+    },
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      loops = [];
+    },
+  };
+}

@@ -1,0 +1,573 @@
+import {
+  type Account,
+  type Address,
+  type Chain,
+  type Client,
+  encodeFunctionData,
+  type Hex,
+  keccak256,
+  type LocalAccount,
+  type Transport,
+} from "viem";
+import {
+  estimateContractGas,
+  estimateFeesPerGas,
+  getBlock,
+  getBlockNumber,
+  getTransactionCount,
+  getTransactionReceipt,
+} from "viem/actions";
+import { agentEscrowAbi } from "../abi/index.ts";
+import { ActionError, readAgreement, readAuthorizationState, toActionError } from "../actions/index.ts";
+import {
+  type AgreementRef,
+  agreementRef,
+  decodeTerms,
+  encodeActivation,
+  type FundingAuthorization,
+} from "../eip712/index.ts";
+import { bumped, classifyBroadcastError } from "./broadcast.ts";
+import type { Sql } from "./store/sql.ts";
+
+type AnyClient = Client<Transport, Chain | undefined, Account | undefined>;
+
+/** A chain the relayer serves. */
+export type RelayerChain = {
+  readonly chainId: number;
+  /** Reads, simulations and broadcasts go through this client. */
+  readonly client: AnyClient;
+  readonly escrow: Address;
+  /** Blocks on top of the mined one before an agreement counts as active (default 1). */
+  readonly confirmations?: number;
+  /** Highest `maxFeePerGas` the relayer pays, in wei (default: no cap). */
+  readonly maxFeePerGas?: bigint;
+  /** Rebroadcast a pending transaction after this long without a receipt (default 3 s). */
+  readonly rebroadcastMs?: number;
+  /** Replace a pending transaction with higher fees after this long (default 30 s). */
+  readonly bumpAfterMs?: number;
+};
+
+/** What an activation job stores: the parsed body, ready to encode. */
+export type ActivationPayload = {
+  readonly packedTerms: Hex;
+  readonly escrow: Address;
+  readonly authorization: { validAfter: string; validBefore: string; signature: Hex };
+  readonly feePermit?: { value: string; deadline: string; signature: Hex };
+};
+
+/** Logger with pino's signature (`logger.info(obj, msg)`); every method optional to call. */
+export type RelayerLogger = {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+};
+
+export type WorkerContext = {
+  readonly sql: Sql;
+  readonly chain: RelayerChain;
+  readonly signer: LocalAccount;
+  readonly instanceId: string;
+  readonly leaseMs: number;
+  readonly log: RelayerLogger;
+  readonly onStatusChange: (jobId: string) => void;
+};
+
+const larger = (a: bigint, b: bigint) => (a > b ? a : b);
+const smaller = (a: bigint, b: bigint) => (a < b ? a : b);
+
+const BACKOFF_MS = [500, 1_000, 2_000, 5_000, 10_000, 30_000] as const;
+const MAX_TRANSIENT_ATTEMPTS = 12;
+
+/** The call an activation job sends. */
+function activationCall(payload: ActivationPayload, chainId: number): { agreement: AgreementRef; data: Hex } {
+  const agreement = agreementRef(decodeTerms(payload.packedTerms), { chainId, escrow: payload.escrow });
+  const authorization: FundingAuthorization = {
+    validAfter: BigInt(payload.authorization.validAfter),
+    validBefore: BigInt(payload.authorization.validBefore),
+    signature: payload.authorization.signature,
+  };
+  const activation = encodeActivation(agreement.terms, authorization);
+  const data = payload.feePermit
+    ? encodeFunctionData({
+        abi: agentEscrowAbi,
+        functionName: "activateWithFeePermit",
+        args: [
+          activation,
+          {
+            value: BigInt(payload.feePermit.value),
+            deadline: BigInt(payload.feePermit.deadline),
+            signature: payload.feePermit.signature,
+          },
+        ],
+      })
+    : encodeFunctionData({ abi: agentEscrowAbi, functionName: "activate", args: [activation] });
+  return { agreement, data };
+}
+
+/**
+ * Why a simulated activation is refused for good (the seed's 400), from the revert: a typed
+ * reason, or undefined for a transient failure.
+ */
+export function permanentReason(error: Error): string | undefined {
+  if (!(error instanceof ActionError) || !error.is("CONTRACT_REVERTED")) return undefined;
+  const text = `${error.message} ${error.details.errorName ?? ""} ${(error.details.args ?? []).join(" ")}`;
+  const reasons: [string, RegExp][] = [
+    ["authorization_used", /authorization is used or canceled/i],
+    ["authorization_expired", /authorization is expired/i],
+    ["authorization_not_yet_valid", /authorization is not yet valid/i],
+    ["invalid_signature", /invalid signature|InvalidVoucherSignature/i],
+    ["balance_too_low", /exceeds balance/i],
+    ["allowance_too_low", /exceeds allowance/i],
+    ["token_not_allowed", /TokenNotAllowed/],
+    ["activations_paused", /ActivationsPaused|Pausable: paused/],
+    ["party_blacklisted", /PartyBlacklisted|blacklisted/i],
+    ["agreement_exists", /AgreementExists/],
+    [
+      "terms_invalid",
+      /FeeAboveCap|BpsAboveMax|WindowTooLong|ServiceExpiryInvalid|ZeroAddress|ZeroDeposit|PartyIsEscrow|BuyerCannotBe|UpfrontFee/,
+    ],
+  ];
+  for (const [reason, pattern] of reasons) if (pattern.test(text)) return reason;
+  return "reverted";
+}
+
+async function setJob(
+  ctx: WorkerContext,
+  jobId: string,
+  fields: {
+    status?: string;
+    reason?: string | null;
+    detail?: unknown;
+    txId?: bigint | null;
+    delayMs?: number;
+    attempt?: boolean;
+  },
+): Promise<void> {
+  await ctx.sql.query(
+    `UPDATE relayer_jobs SET
+       status = COALESCE($2, status),
+       reason = CASE WHEN $3::boolean THEN $4 ELSE reason END,
+       detail = CASE WHEN $5::boolean THEN $6::jsonb ELSE detail END,
+       tx_id = CASE WHEN $7::boolean THEN $8::bigint ELSE tx_id END,
+       next_run_at = now() + ($9::integer * interval '1 millisecond'),
+       attempts = attempts + CASE WHEN $10::boolean THEN 1 ELSE 0 END,
+       updated_at = now()
+     WHERE id = $1`,
+    [
+      jobId,
+      fields.status ?? null,
+      fields.reason !== undefined,
+      fields.reason ?? null,
+      fields.detail !== undefined,
+      fields.detail === undefined ? null : JSON.stringify(fields.detail),
+      fields.txId !== undefined,
+      fields.txId === undefined || fields.txId === null ? null : fields.txId.toString(),
+      fields.delayMs ?? 0,
+      fields.attempt ?? false,
+    ],
+  );
+  if (fields.status) ctx.onStatusChange(jobId);
+}
+
+/**
+ * Take or renew the lease on (chain, signer). Returns the fencing token while this instance owns
+ * it, undefined otherwise. The first owner seeds the nonce counter from the chain.
+ */
+export async function acquireLease(ctx: WorkerContext): Promise<bigint | undefined> {
+  const { chainId } = ctx.chain;
+  const signer = ctx.signer.address.toLowerCase();
+  const { rows: existing } = await ctx.sql.query("SELECT 1 FROM relayer_signers WHERE chain_id = $1 AND signer = $2", [
+    chainId,
+    signer,
+  ]);
+  if (existing.length === 0) {
+    const pending = await getTransactionCount(ctx.chain.client, { address: ctx.signer.address, blockTag: "pending" });
+    await ctx.sql.query(
+      "INSERT INTO relayer_signers (chain_id, signer, next_nonce) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+      [chainId, signer, pending.toString()],
+    );
+  }
+  const { rows } = await ctx.sql.query<{ fence: string }>(
+    `UPDATE relayer_signers SET
+       fence = CASE WHEN lease_owner = $3 AND lease_until > now() THEN fence ELSE fence + 1 END,
+       lease_owner = $3,
+       lease_until = now() + ($4::integer * interval '1 millisecond')
+     WHERE chain_id = $1 AND signer = $2 AND (lease_owner IS NULL OR lease_owner = $3 OR lease_until < now())
+     RETURNING fence`,
+    [chainId, signer, ctx.instanceId, ctx.leaseMs],
+  );
+  const row = rows[0];
+  return row ? BigInt(row.fence) : undefined;
+}
+
+/** One pass of the pipeline for (chain, signer): prepare new jobs, send, watch. */
+export async function tick(ctx: WorkerContext): Promise<void> {
+  const fence = await acquireLease(ctx);
+  if (fence === undefined) return;
+  await prepare(ctx, fence);
+  await send(ctx, fence);
+  await watch(ctx);
+}
+
+/** Check and simulate queued jobs, then give each a nonce (in one store transaction). */
+async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
+  const { rows } = await ctx.sql.query<{ id: string; payload: ActivationPayload }>(
+    `SELECT id, payload FROM relayer_jobs
+     WHERE chain_id = $1 AND status = 'submitting' AND tx_id IS NULL AND next_run_at <= now()
+     ORDER BY created_at LIMIT 32`,
+    [ctx.chain.chainId],
+  );
+  for (const job of rows) {
+    const payload = typeof job.payload === "string" ? (JSON.parse(job.payload) as ActivationPayload) : job.payload;
+    const { agreement, data } = activationCall(payload, ctx.chain.chainId);
+    let gas: bigint;
+    try {
+      const activation = encodeActivation(agreement.terms, {
+        validAfter: BigInt(payload.authorization.validAfter),
+        validBefore: BigInt(payload.authorization.validBefore),
+        signature: payload.authorization.signature,
+      });
+      const permit = payload.feePermit;
+      gas = await (permit
+        ? estimateContractGas(ctx.chain.client, {
+            address: agreement.escrow,
+            abi: agentEscrowAbi,
+            functionName: "activateWithFeePermit",
+            args: [
+              activation,
+              { value: BigInt(permit.value), deadline: BigInt(permit.deadline), signature: permit.signature },
+            ],
+            account: ctx.signer,
+          })
+        : estimateContractGas(ctx.chain.client, {
+            address: agreement.escrow,
+            abi: agentEscrowAbi,
+            functionName: "activate",
+            args: [activation],
+            account: ctx.signer,
+          }));
+    } catch (failure) {
+      const error = toActionError(failure, "activate", agreement.escrow);
+      const reason = permanentReason(error);
+      if (reason === "agreement_exists" || reason === "authorization_used") {
+        // Someone else activated it (or an earlier attempt did): the chain decides.
+        const view = await readAgreement(ctx.chain.client, agreement).catch(() => undefined);
+        if (view && view.status !== "none") {
+          await setJob(ctx, job.id, { status: "active", reason: "activated_elsewhere" });
+          continue;
+        }
+      }
+      if (reason) {
+        ctx.log.info({ job: job.id, reason }, "activation refused");
+        await setJob(ctx, job.id, { status: "failed", reason, detail: { message: String(error) } });
+      } else {
+        const attempts = await transientRetry(ctx, job.id);
+        ctx.log.warn({ job: job.id, attempts }, "activation check failed transiently; retrying");
+      }
+      continue;
+    }
+    await ctx.sql.transaction(async (tx) => {
+      const { rows: locked } = await tx.query<{ next_nonce: string; fence: string; lease_owner: string }>(
+        "SELECT next_nonce, fence, lease_owner FROM relayer_signers WHERE chain_id = $1 AND signer = $2 FOR UPDATE",
+        [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
+      );
+      const signerRow = locked[0];
+      // Fencing: another instance took the lease since this pass began.
+      if (!signerRow || BigInt(signerRow.fence) !== fence || signerRow.lease_owner !== ctx.instanceId) return;
+      const { rows: still } = await tx.query(
+        "SELECT id FROM relayer_jobs WHERE id = $1 AND tx_id IS NULL AND status = 'submitting' FOR UPDATE SKIP LOCKED",
+        [job.id],
+      );
+      if (still.length === 0) return;
+      const nonce = BigInt(signerRow.next_nonce);
+      const { rows: inserted } = await tx.query<{ id: string }>(
+        `INSERT INTO relayer_txs (job_id, chain_id, signer, nonce, to_address, data, gas_limit, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'nonce_assigned') RETURNING id`,
+        [
+          job.id,
+          ctx.chain.chainId,
+          ctx.signer.address.toLowerCase(),
+          nonce.toString(),
+          agreement.escrow,
+          data,
+          ((gas * 12n) / 10n).toString(),
+        ],
+      );
+      await tx.query("UPDATE relayer_signers SET next_nonce = $3 WHERE chain_id = $1 AND signer = $2", [
+        ctx.chain.chainId,
+        ctx.signer.address.toLowerCase(),
+        (nonce + 1n).toString(),
+      ]);
+      await tx.query("UPDATE relayer_jobs SET tx_id = $2, updated_at = now() WHERE id = $1", [job.id, inserted[0]?.id]);
+    });
+  }
+}
+
+async function transientRetry(ctx: WorkerContext, jobId: string): Promise<number> {
+  const { rows } = await ctx.sql.query<{ attempts: number }>("SELECT attempts FROM relayer_jobs WHERE id = $1", [
+    jobId,
+  ]);
+  const attempts = Number(rows[0]?.attempts ?? 0) + 1;
+  if (attempts >= MAX_TRANSIENT_ATTEMPTS) {
+    await setJob(ctx, jobId, { status: "failed", reason: "rpc_unavailable", attempt: true });
+  } else {
+    const delayMs = BACKOFF_MS[Math.min(attempts - 1, BACKOFF_MS.length - 1)] ?? 30_000;
+    await setJob(ctx, jobId, { delayMs, attempt: true });
+  }
+  return attempts;
+}
+
+type TxRow = {
+  id: string;
+  job_id: string;
+  nonce: string;
+  to_address: Address;
+  data: Hex;
+  gas_limit: string;
+  status: string;
+  mined_hash: Hex | null;
+  mined_block: string | null;
+  mined_block_hash: Hex | null;
+  updated_at: Date | string;
+};
+type AttemptRow = {
+  hash: Hex;
+  raw: Hex;
+  max_fee_per_gas: string;
+  max_priority_fee_per_gas: string;
+  created_at: Date | string;
+  broadcast_at: Date | string | null;
+};
+
+async function fees(ctx: WorkerContext): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> {
+  const estimate = await estimateFeesPerGas(ctx.chain.client);
+  const cap = ctx.chain.maxFeePerGas;
+  const maxFeePerGas = cap !== undefined && estimate.maxFeePerGas > cap ? cap : estimate.maxFeePerGas;
+  const maxPriorityFeePerGas = smaller(estimate.maxPriorityFeePerGas, maxFeePerGas);
+  return { maxFeePerGas, maxPriorityFeePerGas };
+}
+
+/** Sign a new attempt, store it (raw bytes and hash) and only then broadcast it. */
+async function signStoreBroadcast(
+  ctx: WorkerContext,
+  fence: bigint,
+  tx: TxRow,
+  fee: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint },
+): Promise<void> {
+  const raw = await ctx.signer.signTransaction({
+    type: "eip1559",
+    chainId: ctx.chain.chainId,
+    nonce: Number(tx.nonce),
+    to: tx.to_address,
+    data: tx.data,
+    gas: BigInt(tx.gas_limit),
+    value: 0n,
+    maxFeePerGas: fee.maxFeePerGas,
+    maxPriorityFeePerGas: fee.maxPriorityFeePerGas,
+  });
+  const hash = keccak256(raw);
+  const stored = await ctx.sql.transaction(async (t) => {
+    const { rows } = await t.query<{ fence: string; lease_owner: string }>(
+      "SELECT fence, lease_owner FROM relayer_signers WHERE chain_id = $1 AND signer = $2 FOR UPDATE",
+      [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
+    );
+    if (!rows[0] || BigInt(rows[0].fence) !== fence || rows[0].lease_owner !== ctx.instanceId) return false;
+    await t.query(
+      `INSERT INTO relayer_attempts (hash, tx_id, raw, max_fee_per_gas, max_priority_fee_per_gas)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+      [hash, tx.id, raw, fee.maxFeePerGas.toString(), fee.maxPriorityFeePerGas.toString()],
+    );
+    await t.query(
+      "UPDATE relayer_txs SET status = 'signed', updated_at = now() WHERE id = $1 AND status = 'nonce_assigned'",
+      [tx.id],
+    );
+    return true;
+  });
+  if (stored) await broadcast(ctx, tx, { hash, raw });
+}
+
+/** Broadcast stored bytes and record the outcome. */
+async function broadcast(ctx: WorkerContext, tx: TxRow, attempt: { hash: Hex; raw: Hex }): Promise<void> {
+  let outcome: ReturnType<typeof classifyBroadcastError> = "submitted";
+  try {
+    await ctx.chain.client.request({ method: "eth_sendRawTransaction", params: [attempt.raw] });
+  } catch (error) {
+    outcome = classifyBroadcastError(error);
+    ctx.log.debug({ tx: tx.id, outcome, error: String(error) }, "broadcast answered with an error");
+  }
+  if (outcome === "submitted" || outcome === "underpriced") {
+    await ctx.sql.query("UPDATE relayer_attempts SET broadcast_at = COALESCE(broadcast_at, now()) WHERE hash = $1", [
+      attempt.hash,
+    ]);
+    await ctx.sql.query(
+      "UPDATE relayer_txs SET status = 'submitted', updated_at = now() WHERE id = $1 AND status IN ('signed', 'nonce_assigned')",
+      [tx.id],
+    );
+    const { rows } = await ctx.sql.query<{ status: string }>("SELECT status FROM relayer_jobs WHERE id = $1", [
+      tx.job_id,
+    ]);
+    if (rows[0]?.status === "submitting") ctx.onStatusChange(tx.job_id);
+  } else if (outcome === "nonce_low") {
+    await reconcile(ctx, tx);
+  }
+  // nonce_high: an earlier nonce is missing from the pool; its own rebroadcast fills the gap.
+  // rejected: kept as is and retried; the log says why.
+  if (outcome === "rejected") ctx.log.error({ tx: tx.id, hash: attempt.hash }, "the node rejects the transaction");
+}
+
+/**
+ * The nonce is used on chain. If one of this transaction's attempts mined, the watcher records
+ * it. Otherwise something else used the nonce: the payload goes back to the queue for a new one,
+ * unless it was executed by someone else meanwhile (the chain then shows the agreement active).
+ */
+async function reconcile(ctx: WorkerContext, tx: TxRow): Promise<void> {
+  const { rows: attempts } = await ctx.sql.query<AttemptRow>("SELECT hash FROM relayer_attempts WHERE tx_id = $1", [
+    tx.id,
+  ]);
+  for (const a of attempts) {
+    const receipt = await getTransactionReceipt(ctx.chain.client, { hash: a.hash }).catch(() => undefined);
+    if (receipt) return; // mined: watch() takes it from here
+  }
+  const { rows } = await ctx.sql.query<{ payload: ActivationPayload }>(
+    "SELECT payload FROM relayer_jobs WHERE id = $1",
+    [tx.job_id],
+  );
+  const raw = rows[0]?.payload;
+  if (!raw) return;
+  const payload = typeof raw === "string" ? (JSON.parse(raw) as ActivationPayload) : raw;
+  const { agreement } = activationCall(payload, ctx.chain.chainId);
+  const used = await readAuthorizationState(
+    ctx.chain.client,
+    agreement.terms.token,
+    agreement.terms.buyer,
+    agreement.id,
+  );
+  await ctx.sql.transaction(async (t) => {
+    await t.query("UPDATE relayer_txs SET status = 'replaced', updated_at = now() WHERE id = $1", [tx.id]);
+  });
+  if (used) {
+    const view = await readAgreement(ctx.chain.client, agreement);
+    await setJob(
+      ctx,
+      tx.job_id,
+      view.status !== "none"
+        ? { status: "active", reason: "activated_elsewhere" }
+        : { status: "failed", reason: "authorization_used" },
+    );
+  } else {
+    ctx.log.warn({ tx: tx.id, nonce: tx.nonce }, "nonce taken outside the relayer; the job needs a new nonce");
+    await setJob(ctx, tx.job_id, { status: "failed", reason: "nonce_taken_outside_relayer" });
+  }
+}
+
+/** Send what is signed but not yet broadcast, and sign what has a nonce but no attempt. */
+async function send(ctx: WorkerContext, fence: bigint): Promise<void> {
+  const { rows } = await ctx.sql.query<TxRow>(
+    `SELECT * FROM relayer_txs WHERE chain_id = $1 AND signer = $2 AND status IN ('nonce_assigned', 'signed')
+     ORDER BY nonce`,
+    [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
+  );
+  for (const tx of rows) {
+    const latest = await latestAttempt(ctx, tx.id);
+    if (latest) await broadcast(ctx, tx, latest);
+    else await signStoreBroadcast(ctx, fence, tx, await fees(ctx));
+  }
+}
+
+async function latestAttempt(ctx: WorkerContext, txId: string): Promise<AttemptRow | undefined> {
+  const { rows } = await ctx.sql.query<AttemptRow>(
+    "SELECT * FROM relayer_attempts WHERE tx_id = $1 ORDER BY created_at DESC, max_fee_per_gas DESC LIMIT 1",
+    [txId],
+  );
+  return rows[0];
+}
+
+/** Receipts, confirmations, reorgs, rebroadcasts and fee bumps of broadcast transactions. */
+async function watch(ctx: WorkerContext): Promise<void> {
+  const { rows } = await ctx.sql.query<TxRow>(
+    `SELECT * FROM relayer_txs WHERE chain_id = $1 AND signer = $2 AND status IN ('submitted', 'mined') ORDER BY nonce`,
+    [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
+  );
+  if (rows.length === 0) return;
+  const head = await getBlockNumber(ctx.chain.client, { cacheTime: 0 });
+  const depth = BigInt(ctx.chain.confirmations ?? 1);
+  for (const tx of rows) {
+    const { rows: attempts } = await ctx.sql.query<AttemptRow>(
+      "SELECT * FROM relayer_attempts WHERE tx_id = $1 ORDER BY created_at DESC",
+      [tx.id],
+    );
+    let mined: { hash: Hex; block: bigint; blockHash: Hex; success: boolean } | undefined;
+    for (const a of attempts) {
+      const receipt = await getTransactionReceipt(ctx.chain.client, { hash: a.hash }).catch(() => undefined);
+      if (receipt) {
+        mined = {
+          hash: a.hash,
+          block: receipt.blockNumber,
+          blockHash: receipt.blockHash,
+          success: receipt.status === "success",
+        };
+        break;
+      }
+    }
+    if (!mined) {
+      if (tx.status === "mined") {
+        // A reorg dropped it: back to submitted, and rebroadcast the same bytes.
+        ctx.log.warn({ tx: tx.id, hash: tx.mined_hash }, "mined transaction gone after a reorg; rebroadcasting");
+        await ctx.sql.query(
+          "UPDATE relayer_txs SET status = 'submitted', mined_hash = NULL, mined_block = NULL, mined_block_hash = NULL, updated_at = now() WHERE id = $1",
+          [tx.id],
+        );
+      }
+      await keepAlive(ctx, tx, attempts);
+      continue;
+    }
+    if (tx.status !== "mined" || tx.mined_hash !== mined.hash) {
+      await ctx.sql.query(
+        "UPDATE relayer_txs SET status = 'mined', mined_hash = $2, mined_block = $3, mined_block_hash = $4, updated_at = now() WHERE id = $1",
+        [tx.id, mined.hash, mined.block.toString(), mined.blockHash],
+      );
+    }
+    if (head - mined.block + 1n < depth) continue;
+    // At depth: the block must still be the one the receipt named.
+    const block = await getBlock(ctx.chain.client, { blockNumber: mined.block }).catch(() => undefined);
+    if (!block || block.hash !== mined.blockHash) continue; // reorged: the next pass re-reads the receipt
+    await ctx.sql.query("UPDATE relayer_txs SET status = 'confirmed', updated_at = now() WHERE id = $1", [tx.id]);
+    await setJob(
+      ctx,
+      tx.job_id,
+      mined.success ? { status: "active", reason: null } : { status: "failed", reason: "reverted_on_chain" },
+    );
+  }
+}
+
+/** A pending transaction: rebroadcast its latest bytes now and then, and raise its fees when stuck. */
+async function keepAlive(ctx: WorkerContext, tx: TxRow, attempts: AttemptRow[]): Promise<void> {
+  const latest = attempts[0];
+  if (!latest) return;
+  const age = Date.now() - new Date(latest.created_at).getTime();
+  const bumpAfter = ctx.chain.bumpAfterMs ?? 30_000;
+  if (age >= bumpAfter) {
+    const next = {
+      maxFeePerGas: bumped(BigInt(latest.max_fee_per_gas)),
+      maxPriorityFeePerGas: bumped(BigInt(latest.max_priority_fee_per_gas)),
+    };
+    const cap = ctx.chain.maxFeePerGas;
+    if (cap === undefined || next.maxFeePerGas <= cap) {
+      const current = await fees(ctx);
+      const fee = {
+        maxFeePerGas: larger(current.maxFeePerGas, next.maxFeePerGas),
+        maxPriorityFeePerGas: larger(current.maxPriorityFeePerGas, next.maxPriorityFeePerGas),
+      };
+      const fence = await acquireLease(ctx);
+      if (fence !== undefined) {
+        ctx.log.info({ tx: tx.id, ...fee }, "replacing a stuck transaction with higher fees");
+        await signStoreBroadcast(ctx, fence, tx, fee);
+        return;
+      }
+    }
+  }
+  if (age >= (ctx.chain.rebroadcastMs ?? 3_000) || latest.broadcast_at === null) {
+    await broadcast(ctx, tx, { hash: latest.hash, raw: latest.raw });
+  }
+}

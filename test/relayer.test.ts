@@ -1,0 +1,254 @@
+// The relayer's pipeline on anvil (JSON-RPC) with Circle's real FiatToken at Base's USDC address,
+// on the embedded store and on the PostgreSQL server (127.0.0.1:5432, database `test`).
+import { createPublicClient, type Hex, http } from "viem";
+import { getTransactionCount } from "viem/actions";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readAgreement } from "../src/actions/index.ts";
+import { agreementRef, decodeTerms } from "../src/eip712/index.ts";
+import { createRelayer, pgliteStore, postgresStore, RelayerError, type Store } from "../src/relayer/index.ts";
+import { base, type RelayerChainFixture, startRelayerChain } from "./support/relayer-chain.ts";
+
+const PG_URL = process.env.RELAYER_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
+
+let chain: RelayerChainFixture;
+beforeAll(async () => {
+  chain = await startRelayerChain();
+});
+afterAll(async () => chain?.stop());
+
+const relayerChain = (overrides: { url?: string; confirmations?: number; rebroadcastMs?: number } = {}) => ({
+  chainId: base.chainId,
+  client: createPublicClient({ transport: http(overrides.url ?? chain.url), cacheTime: 0, pollingInterval: 20 }),
+  escrow: chain.escrow,
+  confirmations: overrides.confirmations ?? 1,
+  rebroadcastMs: overrides.rebroadcastMs ?? 0,
+});
+
+/** A PostgreSQL store in a schema of its own, dropped afterwards. */
+async function freshPostgres(): Promise<{ store: () => Promise<Store>; drop: () => Promise<void> }> {
+  const { default: pg } = await import("pg");
+  const schema = `relayer_test_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  const admin = new pg.Pool({ connectionString: PG_URL });
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const url = `${PG_URL}?options=-c%20search_path%3D${schema}`;
+  return {
+    store: () => postgresStore({ connectionString: url }),
+    drop: async () => {
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    },
+  };
+}
+
+const nonceOf = (address: Hex) =>
+  getTransactionCount(createPublicClient({ transport: http(chain.url) }), { address, blockTag: "latest" });
+
+describe("activation jobs (embedded store)", () => {
+  it("returns at once as submitting, is active at the confirmation depth, and is idempotent by request id and agreement", async () => {
+    const store = await pgliteStore();
+    const signer = chain.account(5);
+    const relayer = createRelayer({
+      chains: [relayerChain({ confirmations: 2 })],
+      signers: { [base.chainId]: [signer] },
+      store,
+      pollMs: 20,
+    });
+    try {
+      const { body, id, terms } = await chain.activationBody();
+      const job = await relayer.submitActivation(body, { requestId: "req-1", chainId: base.chainId });
+      expect(job).toMatchObject({ status: "submitting", requestId: "req-1", txHash: null });
+      // The same request id, and the same agreement under another request id: the same job.
+      expect((await relayer.submitActivation(body, { requestId: "req-1", chainId: base.chainId })).id).toBe(job.id);
+      expect((await relayer.submitActivation(body, { requestId: "req-2", chainId: base.chainId })).id).toBe(job.id);
+      const before = await nonceOf(signer.address);
+      await relayer.tick(); // checked, simulated, nonce claimed, signed, stored, broadcast (mined by automine)
+      await relayer.tick(); // receipt seen at depth 1: not yet active
+      const mined = await relayer.getJob(job.id);
+      expect(mined?.status).toBe("submitting");
+      expect(mined?.txHash).toMatch(/^0x[0-9a-f]{64}$/);
+      await chain.rpc("evm_mine");
+      const done = await relayer.waitFor(job.id, { timeoutMs: 10_000, pollMs: 20 });
+      expect(done.status).toBe("active");
+      const agreement = agreementRef(terms, { chainId: base.chainId, escrow: chain.escrow });
+      expect((await readAgreement(chain.dev.publicClient, agreement)).status).toBe("active");
+      expect(agreement.id).toBe(id);
+      // Exactly one transaction went out.
+      expect((await nonceOf(signer.address)) - before).toBe(1);
+      expect(decodeTerms(agreement.packed).buyer).toBe(terms.buyer);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("refuses a body that does not parse, and a chain it does not serve (the seed's 400)", async () => {
+    const store = await pgliteStore();
+    const relayer = createRelayer({ chains: [relayerChain()], signers: { [base.chainId]: [chain.account(6)] }, store });
+    try {
+      const { body } = await chain.activationBody();
+      const tampered = { ...(body as Record<string, unknown>), agreementId: `0x${"00".repeat(32)}` };
+      const error = await relayer
+        .submitActivation(tampered, { requestId: "bad", chainId: base.chainId })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RelayerError);
+      expect(error).toMatchObject({ code: "JOB_INVALID", details: { field: "agreementId", reason: "ID_MISMATCH" } });
+      await expect(relayer.submitActivation(body, { requestId: "x", chainId: 10 })).rejects.toMatchObject({
+        code: "CHAIN_NOT_CONFIGURED",
+      });
+      expect(await relayer.getJob("bad")).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("fails an expired authorization with a typed reason before taking a nonce, and sends nothing", async () => {
+    const store = await pgliteStore();
+    const signer = chain.account(7);
+    const relayer = createRelayer({ chains: [relayerChain()], signers: { [base.chainId]: [signer] }, store });
+    try {
+      const now = Number((await chain.dev.publicClient.getBlock()).timestamp);
+      const { body } = await chain.activationBody({ validBefore: BigInt(now - 1) });
+      const job = await relayer.submitActivation(body, { requestId: "expired", chainId: base.chainId });
+      const before = await nonceOf(signer.address);
+      const done = await relayer.waitFor(job.id, { timeoutMs: 10_000 });
+      expect(done).toMatchObject({ status: "failed", reason: "authorization_expired", txHash: null });
+      expect(await nonceOf(signer.address)).toBe(before);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("rebroadcasts the same bytes when the node drops the transaction from its pool", async () => {
+    const store = await pgliteStore();
+    const signer = chain.account(8);
+    const relayer = createRelayer({
+      chains: [relayerChain()],
+      signers: { [base.chainId]: [signer] },
+      store,
+      logger: process.env.RELAYER_DEBUG ? console : undefined,
+    });
+    const { body } = await chain.activationBody();
+    await chain.rpc("evm_setAutomine", [false]);
+    try {
+      const job = await relayer.submitActivation(body, { requestId: "dropped", chainId: base.chainId });
+      await relayer.tick();
+      const sent = await relayer.getJob(job.id);
+      const hash = sent?.txHash as Hex;
+      expect(hash).toMatch(/^0x/);
+      await chain.rpc("anvil_dropTransaction", [hash]);
+      await relayer.tick(); // not mined, not in the pool: the stored bytes go out again
+      await chain.rpc("evm_mine");
+      const done = await relayer.waitFor(job.id, { timeoutMs: 10_000, pollMs: 20 });
+      expect(done).toMatchObject({ status: "active", txHash: hash });
+    } finally {
+      await chain.rpc("evm_setAutomine", [true]);
+      await store.close();
+    }
+  });
+
+  it("after a crash between storing the signed transaction and broadcasting it, a restarted relayer sends those bytes, once", async () => {
+    const dir = `/tmp/relayer-restart-${Date.now()}`;
+    const signer = chain.account(9);
+    const { body } = await chain.activationBody();
+    // First life: the node never receives the broadcast (a dead endpoint for sends only).
+    const deadForSends = createPublicClient({
+      transport: http(chain.url, {
+        fetchFn: async (input, init) => {
+          const text = typeof init?.body === "string" ? init.body : "";
+          if (text.includes("eth_sendRawTransaction")) throw new Error("connection reset");
+          return fetch(input, init);
+        },
+      }),
+    });
+    let store = await pgliteStore({ dataDir: dir });
+    const first = createRelayer({
+      chains: [{ ...relayerChain(), client: deadForSends }],
+      signers: { [base.chainId]: [signer] },
+      store,
+      instanceId: "first",
+      leaseMs: 200,
+    });
+    const job = await first.submitActivation(body, { requestId: "crash", chainId: base.chainId });
+    await first.tick();
+    const { rows: stored } = await store.query<{ hash: string }>("SELECT hash FROM relayer_attempts");
+    expect(stored).toHaveLength(1);
+    const before = await nonceOf(signer.address);
+    await store.close(); // the process dies
+    // Second life, another instance id, same data directory: the lease expires and it takes over.
+    await new Promise((r) => setTimeout(r, 250));
+    store = await pgliteStore({ dataDir: dir });
+    const second = createRelayer({
+      chains: [relayerChain()],
+      signers: { [base.chainId]: [signer] },
+      store,
+      instanceId: "second",
+    });
+    try {
+      const done = await second.waitFor(job.id, { timeoutMs: 10_000, pollMs: 20 });
+      expect(done.status).toBe("active");
+      expect(done.txHash).toBe(stored[0]?.hash);
+      expect((await nonceOf(signer.address)) - before).toBe(1);
+      const { rows } = await store.query("SELECT hash FROM relayer_attempts");
+      expect(rows).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("several instances on PostgreSQL", () => {
+  let pg: Awaited<ReturnType<typeof freshPostgres>>;
+  beforeAll(async () => {
+    pg = await freshPostgres();
+  });
+  afterAll(async () => pg?.drop());
+
+  it("two instances, activations submitted to both: every one active, one transaction each, no nonce errors", async () => {
+    const N = Number(process.env.RELAYER_MULTI_N ?? 300);
+    const signers = [chain.account(10), chain.account(11)];
+    for (const s of signers) await chain.rpc("anvil_setBalance", [s.address, "0x3635C9ADC5DEA00000"]);
+    const [storeA, storeB] = await Promise.all([pg.store(), pg.store()]);
+    const make = (store: Store, instanceId: string) =>
+      createRelayer({
+        chains: [relayerChain()],
+        signers: { [base.chainId]: signers },
+        store,
+        instanceId,
+        pollMs: 20,
+        leaseMs: 5_000,
+        logger: process.env.RELAYER_DEBUG ? console : undefined,
+      });
+    const a = make(storeA, "a");
+    const b = make(storeB, "b");
+    const before = await Promise.all(signers.map((s) => nonceOf(s.address)));
+    try {
+      const bodies = [];
+      for (let i = 0; i < N; i++) bodies.push(await chain.activationBody({ deposit: 1_000_000n }));
+      a.start();
+      b.start();
+      // Every activation is submitted to both instances (a client retrying against another node).
+      const jobs = await Promise.all(
+        bodies.flatMap(({ body }, i) => [
+          a.submitActivation(body, { requestId: `multi-${i}`, chainId: base.chainId }),
+          b.submitActivation(body, { requestId: `multi-${i}`, chainId: base.chainId }),
+        ]),
+      );
+      for (let i = 0; i < N; i++) expect(jobs[2 * i]?.id).toBe(jobs[2 * i + 1]?.id);
+      const done = await Promise.all(
+        bodies.map((_, i) => a.waitFor(`multi-${i}`, { timeoutMs: 120_000, pollMs: 100 })),
+      );
+      expect(done.filter((j) => j.status !== "active")).toEqual([]);
+      const after = await Promise.all(signers.map((s) => nonceOf(s.address)));
+      const sent = after.reduce((s, n, i) => s + n - (before[i] ?? 0), 0);
+      expect(sent).toBe(N);
+      const { rows } = await storeA.query<{ n: string }>("SELECT count(*) AS n FROM relayer_txs");
+      expect(Number(rows[0]?.n)).toBe(N);
+      for (const { terms } of bodies) {
+        const agreement = agreementRef(terms, { chainId: base.chainId, escrow: chain.escrow });
+        expect((await readAgreement(chain.dev.publicClient, agreement)).status).toBe("active");
+      }
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+      await Promise.all([storeA.close(), storeB.close()]);
+    }
+  }, 300_000);
+});
