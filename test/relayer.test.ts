@@ -1,5 +1,9 @@
 // The relayer's pipeline on anvil (JSON-RPC) with Circle's real FiatToken at Base's USDC address,
 // on the embedded store and on the PostgreSQL server (127.0.0.1:5432, database `test`).
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createPublicClient, type Hex, http } from "viem";
 import { getTransactionCount } from "viem/actions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,13 +29,14 @@ const relayerChain = (overrides: { url?: string; confirmations?: number; rebroad
 });
 
 /** A PostgreSQL store in a schema of its own, dropped afterwards. */
-async function freshPostgres(): Promise<{ store: () => Promise<Store>; drop: () => Promise<void> }> {
+async function freshPostgres(): Promise<{ url: string; store: () => Promise<Store>; drop: () => Promise<void> }> {
   const { default: pg } = await import("pg");
   const schema = `relayer_test_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
   const admin = new pg.Pool({ connectionString: PG_URL });
   await admin.query(`CREATE SCHEMA ${schema}`);
   const url = `${PG_URL}?options=-c%20search_path%3D${schema}`;
   return {
+    url,
     store: () => postgresStore({ connectionString: url }),
     drop: async () => {
       await admin.query(`DROP SCHEMA ${schema} CASCADE`);
@@ -251,4 +256,73 @@ describe("several instances on PostgreSQL", () => {
       await Promise.all([storeA.close(), storeB.close()]);
     }
   }, 300_000);
+});
+
+describe("a relayer process killed after each durable step", () => {
+  let pg: Awaited<ReturnType<typeof freshPostgres>>;
+  let url: string;
+  beforeAll(async () => {
+    pg = await freshPostgres();
+    url = pg.url;
+  });
+  afterAll(async () => pg?.drop());
+
+  it.each(["nonce_claimed", "attempt_stored", "broadcast", "mined"] as const)(
+    "killed after %s: a restarted relayer leaves exactly one activation on chain, no duplicate, no lost job",
+    async (step) => {
+      const signerIndex = 12 + ["nonce_claimed", "attempt_stored", "broadcast", "mined"].indexOf(step);
+      const signer = chain.account(signerIndex);
+      await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
+      const { body, terms } = await chain.activationBody();
+      const file = join(tmpdir(), `relayer-body-${step}-${Date.now()}.json`);
+      writeFileSync(file, JSON.stringify(body));
+      const before = await nonceOf(signer.address);
+      const child = spawn(process.execPath, ["test/support/relayer-child.ts"], {
+        env: {
+          ...process.env,
+          ANVIL_URL: chain.url,
+          PG_URL: url,
+          ESCROW: chain.escrow,
+          SIGNER_INDEX: String(signerIndex),
+          BODY_FILE: file,
+          REQUEST_ID: `killed-${step}`,
+          KILL_AT: step,
+        },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      child.stderr?.on("data", (d) => {
+        stderr += String(d);
+      });
+      const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
+        child.on("exit", (_code, sig) => resolve(sig)),
+      );
+      expect(signal, stderr).toBe("SIGKILL");
+      // Restart: another instance on the same store takes over once the dead one's lease expires.
+      const store = await pg.store();
+      const relayer = createRelayer({
+        chains: [relayerChain()],
+        signers: { [base.chainId]: [signer] },
+        store,
+        instanceId: `restarted-${step}`,
+        leaseMs: 300,
+      });
+      try {
+        const done = await relayer.waitFor(`killed-${step}`, { timeoutMs: 20_000, pollMs: 50 });
+        expect(done.status).toBe("active");
+        const agreement = agreementRef(terms, { chainId: base.chainId, escrow: chain.escrow });
+        expect((await readAgreement(chain.dev.publicClient, agreement)).status).toBe("active");
+        // One transaction from the signer, one transaction row for the job.
+        expect((await nonceOf(signer.address)) - before).toBe(1);
+        const { rows } = await store.query<{ n: string }>(
+          "SELECT count(*) AS n FROM relayer_txs t JOIN relayer_jobs j ON j.id = t.job_id WHERE j.request_id = $1",
+          [`killed-${step}`],
+        );
+        expect(Number(rows[0]?.n)).toBe(1);
+      } finally {
+        await store.close();
+      }
+    },
+    60_000,
+  );
 });

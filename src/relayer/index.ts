@@ -16,4 +16,10 @@ export { MIGRATIONS, migrate } from "./store/migrations.ts";
 export { pgliteStore } from "./store/pglite.ts";
 export { postgresStore } from "./store/postgres.ts";
 export type { Row, Sql, Store } from "./store/sql.ts";
-export { permanentReason, type RelayerChain, type RelayerLogger } from "./worker.ts";
+export {
+  type PipelineStep,
+  permanentReason,
+  type RelayerChain,
+  type RelayerLogger,
+  type StepHook,
+} from "./worker.ts";

@@ -4,7 +4,14 @@ import { parseActivationSignatures, WireError } from "../wire/index.ts";
 import { RelayerError } from "./errors.ts";
 import { findJob, insertJob, type Job } from "./jobs.ts";
 import type { Store } from "./store/sql.ts";
-import { type ActivationPayload, type RelayerChain, type RelayerLogger, tick, type WorkerContext } from "./worker.ts";
+import {
+  type ActivationPayload,
+  type RelayerChain,
+  type RelayerLogger,
+  type StepHook,
+  tick,
+  type WorkerContext,
+} from "./worker.ts";
 
 /** Options of {@link createRelayer}. */
 export type RelayerOptions = {
@@ -24,6 +31,8 @@ export type RelayerOptions = {
   readonly leaseMs?: number;
   /** Called after a job changes status (submitting, active, failed). */
   readonly onStatusChange?: (job: Job) => void;
+  /** Called after each durable pipeline step (nonce claimed, attempt stored, broadcast, mined, confirmed). */
+  readonly onStep?: StepHook;
 };
 
 /** A durable, idempotent transaction pipeline for backend services. */
@@ -83,6 +92,7 @@ export function createRelayer(options: RelayerOptions): Relayer {
       leaseMs: options.leaseMs ?? 15_000,
       log,
       onStatusChange: notify,
+      ...(options.onStep ? { onStep: options.onStep } : {}),
     })),
   );
   let running = false;

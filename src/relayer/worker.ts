@@ -71,7 +71,17 @@ export type WorkerContext = {
   readonly leaseMs: number;
   readonly log: RelayerLogger;
   readonly onStatusChange: (jobId: string) => void;
+  readonly onStep?: StepHook;
 };
+
+/** The durable steps of the pipeline, each reported once it is committed to the store. */
+export type PipelineStep = "nonce_claimed" | "attempt_stored" | "broadcast" | "mined" | "confirmed";
+
+/** Called after each durable step (tracing; a test may kill the process here to prove recovery). */
+export type StepHook = (
+  step: PipelineStep,
+  detail: { readonly jobId: string; readonly txId: string },
+) => void | Promise<void>;
 
 const larger = (a: bigint, b: bigint) => (a > b ? a : b);
 const smaller = (a: bigint, b: bigint) => (a < b ? a : b);
@@ -267,19 +277,19 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
       }
       continue;
     }
-    await ctx.sql.transaction(async (tx) => {
+    const claimed = await ctx.sql.transaction(async (tx): Promise<string | undefined> => {
       const { rows: locked } = await tx.query<{ next_nonce: string; fence: string; lease_owner: string }>(
         "SELECT next_nonce, fence, lease_owner FROM relayer_signers WHERE chain_id = $1 AND signer = $2 FOR UPDATE",
         [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
       );
       const signerRow = locked[0];
       // Fencing: another instance took the lease since this pass began.
-      if (!signerRow || BigInt(signerRow.fence) !== fence || signerRow.lease_owner !== ctx.instanceId) return;
+      if (!signerRow || BigInt(signerRow.fence) !== fence || signerRow.lease_owner !== ctx.instanceId) return undefined;
       const { rows: still } = await tx.query(
         "SELECT id FROM relayer_jobs WHERE id = $1 AND tx_id IS NULL AND status = 'submitting' FOR UPDATE SKIP LOCKED",
         [job.id],
       );
-      if (still.length === 0) return;
+      if (still.length === 0) return undefined;
       const nonce = BigInt(signerRow.next_nonce);
       const { rows: inserted } = await tx.query<{ id: string }>(
         `INSERT INTO relayer_txs (job_id, chain_id, signer, nonce, to_address, data, gas_limit, status)
@@ -300,7 +310,9 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
         (nonce + 1n).toString(),
       ]);
       await tx.query("UPDATE relayer_jobs SET tx_id = $2, updated_at = now() WHERE id = $1", [job.id, inserted[0]?.id]);
+      return inserted[0]?.id;
     });
+    if (claimed) await ctx.onStep?.("nonce_claimed", { jobId: job.id, txId: claimed });
   }
 }
 
@@ -384,7 +396,9 @@ async function signStoreBroadcast(
     );
     return true;
   });
-  if (stored) await broadcast(ctx, tx, { hash, raw });
+  if (!stored) return;
+  await ctx.onStep?.("attempt_stored", { jobId: tx.job_id, txId: tx.id });
+  await broadcast(ctx, tx, { hash, raw });
 }
 
 /** Broadcast stored bytes and record the outcome. */
@@ -392,6 +406,7 @@ async function broadcast(ctx: WorkerContext, tx: TxRow, attempt: { hash: Hex; ra
   let outcome: ReturnType<typeof classifyBroadcastError> = "submitted";
   try {
     await ctx.chain.client.request({ method: "eth_sendRawTransaction", params: [attempt.raw] });
+    await ctx.onStep?.("broadcast", { jobId: tx.job_id, txId: tx.id });
   } catch (error) {
     outcome = classifyBroadcastError(error);
     ctx.log.debug({ tx: tx.id, outcome, error: String(error) }, "broadcast answered with an error");
@@ -427,7 +442,14 @@ async function reconcile(ctx: WorkerContext, tx: TxRow): Promise<void> {
   ]);
   for (const a of attempts) {
     const receipt = await getTransactionReceipt(ctx.chain.client, { hash: a.hash }).catch(() => undefined);
-    if (receipt) return; // mined: watch() takes it from here
+    if (receipt) {
+      // Mined (the broadcast reached the node before a crash or a lost reply): watch() takes it.
+      await ctx.sql.query(
+        "UPDATE relayer_txs SET status = 'submitted', updated_at = now() WHERE id = $1 AND status IN ('nonce_assigned', 'signed')",
+        [tx.id],
+      );
+      return;
+    }
   }
   const { rows } = await ctx.sql.query<{ payload: ActivationPayload }>(
     "SELECT payload FROM relayer_jobs WHERE id = $1",
@@ -527,12 +549,14 @@ async function watch(ctx: WorkerContext): Promise<void> {
         "UPDATE relayer_txs SET status = 'mined', mined_hash = $2, mined_block = $3, mined_block_hash = $4, updated_at = now() WHERE id = $1",
         [tx.id, mined.hash, mined.block.toString(), mined.blockHash],
       );
+      await ctx.onStep?.("mined", { jobId: tx.job_id, txId: tx.id });
     }
     if (head - mined.block + 1n < depth) continue;
     // At depth: the block must still be the one the receipt named.
     const block = await getBlock(ctx.chain.client, { blockNumber: mined.block }).catch(() => undefined);
     if (!block || block.hash !== mined.blockHash) continue; // reorged: the next pass re-reads the receipt
     await ctx.sql.query("UPDATE relayer_txs SET status = 'confirmed', updated_at = now() WHERE id = $1", [tx.id]);
+    await ctx.onStep?.("confirmed", { jobId: tx.job_id, txId: tx.id });
     await setJob(
       ctx,
       tx.job_id,
