@@ -11,6 +11,7 @@ import { readAgreement } from "../src/actions/index.ts";
 import { agreementRef, decodeTerms } from "../src/eip712/index.ts";
 import { createRelayer, pgliteStore, postgresStore, RelayerError, type Store } from "../src/relayer/index.ts";
 import { base, type RelayerChainFixture, startRelayerChain } from "./support/relayer-chain.ts";
+import { type RpcProxy, startRpcProxy } from "./support/rpc-proxy.ts";
 
 const PG_URL = process.env.RELAYER_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
 
@@ -325,4 +326,167 @@ describe("a relayer process killed after each durable step", () => {
     },
     60_000,
   );
+});
+
+describe("faults between the relayer and the node", () => {
+  let proxy: RpcProxy;
+  beforeAll(async () => {
+    proxy = await startRpcProxy(chain.url);
+  });
+  afterAll(async () => proxy?.close());
+
+  const relayerVia = async (store: Store, signerIndex: number, extra: { bumpAfterMs?: number } = {}) => {
+    const signer = chain.account(signerIndex);
+    await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
+    return {
+      signer,
+      relayer: createRelayer({
+        chains: [{ ...relayerChain({ url: proxy.url }), ...extra }],
+        signers: { [base.chainId]: [signer] },
+        store,
+      }),
+    };
+  };
+
+  it("the node's reply to the broadcast is lost: the same bytes go out again, one transaction", async () => {
+    const store = await pgliteStore();
+    const { signer, relayer } = await relayerVia(store, 16);
+    try {
+      const { body } = await chain.activationBody();
+      const before = await nonceOf(signer.address);
+      proxy.faults = { dropReply: { method: "eth_sendRawTransaction", count: 1 } };
+      const job = await relayer.submitActivation(body, { requestId: "lost-reply", chainId: base.chainId });
+      const done = await relayer.waitFor(job.id, { timeoutMs: 20_000, pollMs: 50 });
+      expect(done.status).toBe("active");
+      expect((await nonceOf(signer.address)) - before).toBe(1);
+      const { rows } = await store.query("SELECT hash FROM relayer_attempts");
+      expect(rows).toHaveLength(1);
+    } finally {
+      proxy.faults = {};
+      await store.close();
+    }
+  });
+
+  it("429 and 503 while checking: backs off, keeps the request id, then activates", async () => {
+    const store = await pgliteStore();
+    const { relayer } = await relayerVia(store, 17);
+    try {
+      const { body } = await chain.activationBody();
+      // More refusals than the client's own retries (and its fallback to eth_estimateGas) absorb in one pass.
+      // (viem estimates gas with eth_fillTransaction where the node has it.)
+      proxy.faults = { status: { method: /eth_(estimateGas|fillTransaction)/, code: 429, count: 12 } };
+      const job = await relayer.submitActivation(body, { requestId: "throttled", chainId: base.chainId });
+      await relayer.tick();
+      const waiting = await relayer.getJob("throttled");
+      expect(waiting).toMatchObject({ status: "submitting", txHash: null });
+      expect(waiting?.attempts).toBeGreaterThanOrEqual(1);
+      proxy.faults = { status: { method: /eth_(estimateGas|fillTransaction)/, code: 503, count: 1 } };
+      const done = await relayer.waitFor(job.id, { timeoutMs: 30_000, pollMs: 100 });
+      expect(done).toMatchObject({ status: "active", requestId: "throttled" });
+    } finally {
+      proxy.faults = {};
+      await store.close();
+    }
+  });
+
+  it("a stuck transaction is replaced with both fees raised by more than 10% (the proxy enforces geth's rule)", async () => {
+    // The rule is enforced: a replacement at exactly +10% is refused.
+    const store = await pgliteStore();
+    const { signer, relayer } = await relayerVia(store, 18, { bumpAfterMs: 300 });
+    const { body } = await chain.activationBody();
+    await chain.rpc("evm_setAutomine", [false]);
+    try {
+      const job = await relayer.submitActivation(body, { requestId: "stuck", chainId: base.chainId });
+      await relayer.tick(); // broadcast, not mined
+      await new Promise((r) => setTimeout(r, 350));
+      await relayer.tick(); // stuck: replaced
+      const { rows } = await store.query<{ max_fee_per_gas: string; max_priority_fee_per_gas: string; hash: Hex }>(
+        "SELECT hash, max_fee_per_gas, max_priority_fee_per_gas FROM relayer_attempts ORDER BY created_at",
+      );
+      expect(rows).toHaveLength(2);
+      const [first, second] = rows;
+      expect(BigInt(second?.max_fee_per_gas ?? 0) * 1000n).toBeGreaterThanOrEqual(
+        BigInt(first?.max_fee_per_gas ?? 0) * 1125n,
+      );
+      expect(BigInt(second?.max_priority_fee_per_gas ?? 0) * 1000n).toBeGreaterThanOrEqual(
+        BigInt(first?.max_priority_fee_per_gas ?? 0) * 1125n,
+      );
+      expect(proxy.refusedReplacements).toBe(0);
+      const before = await nonceOf(signer.address);
+      await chain.rpc("evm_mine");
+      const done = await relayer.waitFor(job.id, { timeoutMs: 20_000, pollMs: 50 });
+      expect(done).toMatchObject({ status: "active", txHash: second?.hash });
+      expect((await nonceOf(signer.address)) - before).toBe(1);
+    } finally {
+      await chain.rpc("evm_setAutomine", [true]);
+      await store.close();
+    }
+  });
+
+  it("the proxy refuses a replacement that raises the fees by exactly 10%", async () => {
+    const signer = chain.account(19);
+    await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
+    await chain.rpc("evm_setAutomine", [false]);
+    try {
+      const nonce = await getTransactionCount(createPublicClient({ transport: http(chain.url) }), {
+        address: signer.address,
+        blockTag: "pending",
+      });
+      const send = async (maxFeePerGas: bigint, maxPriorityFeePerGas: bigint) => {
+        const raw = await signer.signTransaction({
+          type: "eip1559",
+          chainId: base.chainId,
+          nonce,
+          to: signer.address,
+          gas: 21_000n,
+          maxFeePerGas,
+          maxPriorityFeePerGas,
+        });
+        return createPublicClient({ transport: http(proxy.url) }).request({
+          method: "eth_sendRawTransaction",
+          params: [raw],
+        });
+      };
+      await send(10_000_000_000n, 1_000_000_000n);
+      await expect(send(11_000_000_000n, 1_100_000_000n)).rejects.toThrow(/underpriced/);
+      await send(11_000_000_001n, 1_100_000_001n);
+    } finally {
+      await chain.rpc("evm_mine");
+      await chain.rpc("evm_setAutomine", [true]);
+    }
+  });
+});
+
+describe("reorgs", () => {
+  it("a reorg that drops the mined activation sends it back to submitted and rebroadcasts it; active only at depth", async () => {
+    const store = await pgliteStore();
+    const signer = chain.account(20);
+    await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
+    const relayer = createRelayer({
+      chains: [relayerChain({ confirmations: 3 })],
+      signers: { [base.chainId]: [signer] },
+      store,
+    });
+    try {
+      const { body, terms } = await chain.activationBody();
+      const job = await relayer.submitActivation(body, { requestId: "reorged", chainId: base.chainId });
+      const snapshot = await chain.rpc<Hex>("evm_snapshot");
+      await relayer.tick(); // mined at once (automine)
+      await relayer.tick(); // receipt recorded, depth 1 of 3
+      const { rows: mined } = await store.query<{ status: string; mined_hash: Hex }>(
+        "SELECT status, mined_hash FROM relayer_txs",
+      );
+      expect(mined[0]?.status).toBe("mined");
+      // The chain reorganises under the relayer: the block with the activation is gone.
+      await chain.rpc("evm_revert", [snapshot]);
+      await relayer.tick(); // gone: back to submitted, rebroadcast (mined again)
+      await chain.rpc("anvil_mine", ["0x3"]);
+      const done = await relayer.waitFor(job.id, { timeoutMs: 20_000, pollMs: 50 });
+      expect(done).toMatchObject({ status: "active", txHash: mined[0]?.mined_hash });
+      const agreement = agreementRef(terms, { chainId: base.chainId, escrow: chain.escrow });
+      expect((await readAgreement(chain.dev.publicClient, agreement)).status).toBe("active");
+    } finally {
+      await store.close();
+    }
+  });
 });

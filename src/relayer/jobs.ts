@@ -1,3 +1,4 @@
+import { RelayerError } from "./errors.ts";
 import type { Sql } from "./store/sql.ts";
 
 /** Where a job is: the seed's agreement statuses. */
@@ -85,6 +86,7 @@ export async function insertJob(
     [job.requestId, job.dedupeKey],
   );
   const row = existing[0];
-  if (!row) throw new Error("the job vanished after insertion");
+  if (!row)
+    throw new RelayerError("JOB_NOT_FOUND", `job ${job.requestId} vanished after insertion`, { id: job.requestId });
   return { job: toJob(row), created };
 }
