@@ -490,3 +490,29 @@ describe("reorgs", () => {
     }
   });
 });
+
+describe("deadlines", () => {
+  it("an authorization that expires within the margin is failed before it takes a nonce, never sent to revert", async () => {
+    const store = await pgliteStore();
+    const signer = chain.account(21);
+    await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
+    const relayer = createRelayer({
+      chains: [{ ...relayerChain(), deadlineMarginSeconds: 120 }],
+      signers: { [base.chainId]: [signer] },
+      store,
+    });
+    try {
+      const now = Number((await chain.dev.publicClient.getBlock()).timestamp);
+      const { body } = await chain.activationBody({ validBefore: BigInt(now + 60) });
+      const before = await nonceOf(signer.address);
+      const job = await relayer.submitActivation(body, { requestId: "expiring", chainId: base.chainId });
+      const done = await relayer.waitFor(job.id, { timeoutMs: 10_000 });
+      expect(done).toMatchObject({ status: "failed", reason: "authorization_expiring", txHash: null });
+      expect(await nonceOf(signer.address)).toBe(before);
+      const { rows } = await store.query("SELECT id FROM relayer_txs");
+      expect(rows).toHaveLength(0);
+    } finally {
+      await store.close();
+    }
+  });
+});

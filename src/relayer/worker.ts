@@ -45,6 +45,11 @@ export type RelayerChain = {
   readonly rebroadcastMs?: number;
   /** Replace a pending transaction with higher fees after this long (default 30 s). */
   readonly bumpAfterMs?: number;
+  /**
+   * Refuse to take a nonce for an authorization that expires within this many seconds of the
+   * chain's clock (default 60): it would only revert on chain, or strand the nonce.
+   */
+  readonly deadlineMarginSeconds?: number;
 };
 
 /** What an activation job stores: the parsed body, ready to encode. */
@@ -85,6 +90,23 @@ export type StepHook = (
 
 const larger = (a: bigint, b: bigint) => (a > b ? a : b);
 const smaller = (a: bigint, b: bigint) => (a < b ? a : b);
+
+/** RPC calls a pass makes side by side (simulations, receipts). */
+const CONCURRENCY = 16;
+
+/** `fn` over `items`, at most `limit` at a time, results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
 
 const BACKOFF_MS = [500, 1_000, 2_000, 5_000, 10_000, 30_000] as const;
 const MAX_TRANSIENT_ATTEMPTS = 12;
@@ -225,12 +247,27 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
   const { rows } = await ctx.sql.query<{ id: string; payload: ActivationPayload }>(
     `SELECT id, payload FROM relayer_jobs
      WHERE chain_id = $1 AND status = 'submitting' AND tx_id IS NULL AND next_run_at <= now()
-     ORDER BY created_at LIMIT 32`,
+     ORDER BY created_at LIMIT 256`,
     [ctx.chain.chainId],
   );
-  for (const job of rows) {
+  if (rows.length === 0) return;
+  const now = (await getBlock(ctx.chain.client)).timestamp;
+  const margin = BigInt(ctx.chain.deadlineMarginSeconds ?? 60);
+  // Checks and simulations run side by side; nonces are then claimed one by one, in order.
+  const checked = await mapLimit(rows, CONCURRENCY, async (job) => {
     const payload = typeof job.payload === "string" ? (JSON.parse(job.payload) as ActivationPayload) : job.payload;
     const { agreement, data } = activationCall(payload, ctx.chain.chainId);
+    if (BigInt(payload.authorization.validBefore) <= now + margin) {
+      // Deadline-aware: an authorization about to expire is never sent to revert on chain.
+      const reason =
+        BigInt(payload.authorization.validBefore) <= now ? "authorization_expired" : "authorization_expiring";
+      await setJob(ctx, job.id, {
+        status: "failed",
+        reason,
+        detail: { validBefore: payload.authorization.validBefore },
+      });
+      return undefined;
+    }
     let gas: bigint;
     try {
       const activation = encodeActivation(agreement.terms, {
@@ -265,7 +302,7 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
         const view = await readAgreement(ctx.chain.client, agreement).catch(() => undefined);
         if (view && view.status !== "none") {
           await setJob(ctx, job.id, { status: "active", reason: "activated_elsewhere" });
-          continue;
+          return undefined;
         }
       }
       if (reason) {
@@ -275,8 +312,13 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
         const attempts = await transientRetry(ctx, job.id);
         ctx.log.warn({ job: job.id, attempts }, "activation check failed transiently; retrying");
       }
-      continue;
+      return undefined;
     }
+    return { job, agreement, data, gas };
+  });
+  for (const c of checked) {
+    if (!c) continue;
+    const { job, agreement, data, gas } = c;
     const claimed = await ctx.sql.transaction(async (tx): Promise<string | undefined> => {
       const { rows: locked } = await tx.query<{ next_nonce: string; fence: string; lease_owner: string }>(
         "SELECT next_nonce, fence, lease_owner FROM relayer_signers WHERE chain_id = $1 AND signer = $2 FOR UPDATE",
@@ -415,14 +457,12 @@ async function broadcast(ctx: WorkerContext, tx: TxRow, attempt: { hash: Hex; ra
     await ctx.sql.query("UPDATE relayer_attempts SET broadcast_at = COALESCE(broadcast_at, now()) WHERE hash = $1", [
       attempt.hash,
     ]);
-    await ctx.sql.query(
-      "UPDATE relayer_txs SET status = 'submitted', updated_at = now() WHERE id = $1 AND status IN ('signed', 'nonce_assigned')",
+    const { rows } = await ctx.sql.query(
+      "UPDATE relayer_txs SET status = 'submitted', updated_at = now() WHERE id = $1 AND status IN ('signed', 'nonce_assigned') RETURNING id",
       [tx.id],
     );
-    const { rows } = await ctx.sql.query<{ status: string }>("SELECT status FROM relayer_jobs WHERE id = $1", [
-      tx.job_id,
-    ]);
-    if (rows[0]?.status === "submitting") ctx.onStatusChange(tx.job_id);
+    // The job now has a transaction hash to report (the seed's activation_tx_hash).
+    if (rows.length > 0) ctx.onStatusChange(tx.job_id);
   } else if (outcome === "nonce_low") {
     await reconcile(ctx, tx);
   }
@@ -490,10 +530,14 @@ async function send(ctx: WorkerContext, fence: bigint): Promise<void> {
      ORDER BY nonce`,
     [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
   );
+  let fee: Awaited<ReturnType<typeof fees>> | undefined;
   for (const tx of rows) {
     const latest = await latestAttempt(ctx, tx.id);
     if (latest) await broadcast(ctx, tx, latest);
-    else await signStoreBroadcast(ctx, fence, tx, await fees(ctx));
+    else {
+      fee ??= await fees(ctx); // one fee estimate per pass
+      await signStoreBroadcast(ctx, fence, tx, fee);
+    }
   }
 }
 
@@ -514,7 +558,7 @@ async function watch(ctx: WorkerContext): Promise<void> {
   if (rows.length === 0) return;
   const head = await getBlockNumber(ctx.chain.client, { cacheTime: 0 });
   const depth = BigInt(ctx.chain.confirmations ?? 1);
-  for (const tx of rows) {
+  await mapLimit(rows, CONCURRENCY, async (tx) => {
     const { rows: attempts } = await ctx.sql.query<AttemptRow>(
       "SELECT * FROM relayer_attempts WHERE tx_id = $1 ORDER BY created_at DESC",
       [tx.id],
@@ -542,7 +586,7 @@ async function watch(ctx: WorkerContext): Promise<void> {
         );
       }
       await keepAlive(ctx, tx, attempts);
-      continue;
+      return;
     }
     if (tx.status !== "mined" || tx.mined_hash !== mined.hash) {
       await ctx.sql.query(
@@ -551,10 +595,10 @@ async function watch(ctx: WorkerContext): Promise<void> {
       );
       await ctx.onStep?.("mined", { jobId: tx.job_id, txId: tx.id });
     }
-    if (head - mined.block + 1n < depth) continue;
+    if (head - mined.block + 1n < depth) return;
     // At depth: the block must still be the one the receipt named.
     const block = await getBlock(ctx.chain.client, { blockNumber: mined.block }).catch(() => undefined);
-    if (!block || block.hash !== mined.blockHash) continue; // reorged: the next pass re-reads the receipt
+    if (!block || block.hash !== mined.blockHash) return; // reorged: the next pass re-reads the receipt
     await ctx.sql.query("UPDATE relayer_txs SET status = 'confirmed', updated_at = now() WHERE id = $1", [tx.id]);
     await ctx.onStep?.("confirmed", { jobId: tx.job_id, txId: tx.id });
     await setJob(
@@ -562,7 +606,7 @@ async function watch(ctx: WorkerContext): Promise<void> {
       tx.job_id,
       mined.success ? { status: "active", reason: null } : { status: "failed", reason: "reverted_on_chain" },
     );
-  }
+  });
 }
 
 /** A pending transaction: rebroadcast its latest bytes now and then, and raise its fees when stuck. */
