@@ -316,23 +316,25 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
     }
     return { job, agreement, data, gas };
   });
-  for (const c of checked) {
-    if (!c) continue;
-    const { job, agreement, data, gas } = c;
-    const claimed = await ctx.sql.transaction(async (tx): Promise<string | undefined> => {
-      const { rows: locked } = await tx.query<{ next_nonce: string; fence: string; lease_owner: string }>(
-        "SELECT next_nonce, fence, lease_owner FROM relayer_signers WHERE chain_id = $1 AND signer = $2 FOR UPDATE",
-        [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
-      );
-      const signerRow = locked[0];
-      // Fencing: another instance took the lease since this pass began.
-      if (!signerRow || BigInt(signerRow.fence) !== fence || signerRow.lease_owner !== ctx.instanceId) return undefined;
+  const ready = checked.filter((c) => c !== undefined);
+  if (ready.length === 0) return;
+  // One store transaction claims consecutive nonces for every checked job (the counter only rises).
+  const claimed = await ctx.sql.transaction(async (tx): Promise<{ jobId: string; txId: string }[]> => {
+    const { rows: locked } = await tx.query<{ next_nonce: string; fence: string; lease_owner: string }>(
+      "SELECT next_nonce, fence, lease_owner FROM relayer_signers WHERE chain_id = $1 AND signer = $2 FOR UPDATE",
+      [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
+    );
+    const signerRow = locked[0];
+    // Fencing: another instance took the lease since this pass began.
+    if (!signerRow || BigInt(signerRow.fence) !== fence || signerRow.lease_owner !== ctx.instanceId) return [];
+    let nonce = BigInt(signerRow.next_nonce);
+    const done: { jobId: string; txId: string }[] = [];
+    for (const { job, agreement, data, gas } of ready) {
       const { rows: still } = await tx.query(
         "SELECT id FROM relayer_jobs WHERE id = $1 AND tx_id IS NULL AND status = 'submitting' FOR UPDATE SKIP LOCKED",
         [job.id],
       );
-      if (still.length === 0) return undefined;
-      const nonce = BigInt(signerRow.next_nonce);
+      if (still.length === 0) continue;
       const { rows: inserted } = await tx.query<{ id: string }>(
         `INSERT INTO relayer_txs (job_id, chain_id, signer, nonce, to_address, data, gas_limit, status)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'nonce_assigned') RETURNING id`,
@@ -346,16 +348,20 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
           ((gas * 12n) / 10n).toString(),
         ],
       );
-      await tx.query("UPDATE relayer_signers SET next_nonce = $3 WHERE chain_id = $1 AND signer = $2", [
-        ctx.chain.chainId,
-        ctx.signer.address.toLowerCase(),
-        (nonce + 1n).toString(),
-      ]);
-      await tx.query("UPDATE relayer_jobs SET tx_id = $2, updated_at = now() WHERE id = $1", [job.id, inserted[0]?.id]);
-      return inserted[0]?.id;
-    });
-    if (claimed) await ctx.onStep?.("nonce_claimed", { jobId: job.id, txId: claimed });
-  }
+      const txId = inserted[0]?.id;
+      if (txId === undefined) continue;
+      await tx.query("UPDATE relayer_jobs SET tx_id = $2, updated_at = now() WHERE id = $1", [job.id, txId]);
+      done.push({ jobId: job.id, txId });
+      nonce++;
+    }
+    await tx.query("UPDATE relayer_signers SET next_nonce = $3 WHERE chain_id = $1 AND signer = $2", [
+      ctx.chain.chainId,
+      ctx.signer.address.toLowerCase(),
+      nonce.toString(),
+    ]);
+    return done;
+  });
+  for (const c of claimed) await ctx.onStep?.("nonce_claimed", c);
 }
 
 async function transientRetry(ctx: WorkerContext, jobId: string): Promise<number> {
@@ -409,24 +415,10 @@ async function signStoreBroadcast(
   tx: TxRow,
   fee: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint },
 ): Promise<void> {
-  const raw = await ctx.signer.signTransaction({
-    type: "eip1559",
-    chainId: ctx.chain.chainId,
-    nonce: Number(tx.nonce),
-    to: tx.to_address,
-    data: tx.data,
-    gas: BigInt(tx.gas_limit),
-    value: 0n,
-    maxFeePerGas: fee.maxFeePerGas,
-    maxPriorityFeePerGas: fee.maxPriorityFeePerGas,
-  });
+  const raw = await signAttempt(ctx, tx, fee);
   const hash = keccak256(raw);
   const stored = await ctx.sql.transaction(async (t) => {
-    const { rows } = await t.query<{ fence: string; lease_owner: string }>(
-      "SELECT fence, lease_owner FROM relayer_signers WHERE chain_id = $1 AND signer = $2 FOR UPDATE",
-      [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
-    );
-    if (!rows[0] || BigInt(rows[0].fence) !== fence || rows[0].lease_owner !== ctx.instanceId) return false;
+    if (!(await holdsLease(t, ctx, fence))) return false;
     await t.query(
       `INSERT INTO relayer_attempts (hash, tx_id, raw, max_fee_per_gas, max_priority_fee_per_gas)
        VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
@@ -443,8 +435,11 @@ async function signStoreBroadcast(
   await broadcast(ctx, tx, { hash, raw });
 }
 
-/** Broadcast stored bytes and record the outcome. */
-async function broadcast(ctx: WorkerContext, tx: TxRow, attempt: { hash: Hex; raw: Hex }): Promise<void> {
+/**
+ * Broadcast stored bytes. Returns whether the node has them (accepted, already known, or a
+ * failure after which it may have them); handles "nonce too low" by reconciling.
+ */
+async function broadcastOnly(ctx: WorkerContext, tx: TxRow, attempt: { hash: Hex; raw: Hex }): Promise<boolean> {
   let outcome: ReturnType<typeof classifyBroadcastError> = "submitted";
   try {
     await ctx.chain.client.request({ method: "eth_sendRawTransaction", params: [attempt.raw] });
@@ -453,22 +448,16 @@ async function broadcast(ctx: WorkerContext, tx: TxRow, attempt: { hash: Hex; ra
     outcome = classifyBroadcastError(error);
     ctx.log.debug({ tx: tx.id, outcome, error: String(error) }, "broadcast answered with an error");
   }
-  if (outcome === "submitted" || outcome === "underpriced") {
-    await ctx.sql.query("UPDATE relayer_attempts SET broadcast_at = COALESCE(broadcast_at, now()) WHERE hash = $1", [
-      attempt.hash,
-    ]);
-    const { rows } = await ctx.sql.query(
-      "UPDATE relayer_txs SET status = 'submitted', updated_at = now() WHERE id = $1 AND status IN ('signed', 'nonce_assigned') RETURNING id",
-      [tx.id],
-    );
-    // The job now has a transaction hash to report (the seed's activation_tx_hash).
-    if (rows.length > 0) ctx.onStatusChange(tx.job_id);
-  } else if (outcome === "nonce_low") {
-    await reconcile(ctx, tx);
-  }
+  if (outcome === "nonce_low") await reconcile(ctx, tx);
   // nonce_high: an earlier nonce is missing from the pool; its own rebroadcast fills the gap.
   // rejected: kept as is and retried; the log says why.
   if (outcome === "rejected") ctx.log.error({ tx: tx.id, hash: attempt.hash }, "the node rejects the transaction");
+  return outcome === "submitted" || outcome === "underpriced";
+}
+
+/** Broadcast one attempt and record the outcome. */
+async function broadcast(ctx: WorkerContext, tx: TxRow, attempt: { hash: Hex; raw: Hex }): Promise<void> {
+  if (await broadcastOnly(ctx, tx, attempt)) await recordBroadcasts(ctx, [{ tx, hash: attempt.hash }]);
 }
 
 /**
@@ -525,28 +514,94 @@ async function reconcile(ctx: WorkerContext, tx: TxRow): Promise<void> {
 
 /** Send what is signed but not yet broadcast, and sign what has a nonce but no attempt. */
 async function send(ctx: WorkerContext, fence: bigint): Promise<void> {
-  const { rows } = await ctx.sql.query<TxRow>(
-    `SELECT * FROM relayer_txs WHERE chain_id = $1 AND signer = $2 AND status IN ('nonce_assigned', 'signed')
-     ORDER BY nonce`,
+  const { rows } = await ctx.sql.query<TxRow & { a_hash: Hex | null; a_raw: Hex | null }>(
+    `SELECT t.*, a.hash AS a_hash, a.raw AS a_raw FROM relayer_txs t
+     LEFT JOIN LATERAL (SELECT hash, raw FROM relayer_attempts WHERE tx_id = t.id
+                        ORDER BY created_at DESC, max_fee_per_gas DESC LIMIT 1) a ON true
+     WHERE t.chain_id = $1 AND t.signer = $2 AND t.status IN ('nonce_assigned', 'signed')
+     ORDER BY t.nonce`,
     [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
   );
-  let fee: Awaited<ReturnType<typeof fees>> | undefined;
-  for (const tx of rows) {
-    const latest = await latestAttempt(ctx, tx.id);
-    if (latest) await broadcast(ctx, tx, latest);
-    else {
-      fee ??= await fees(ctx); // one fee estimate per pass
-      await signStoreBroadcast(ctx, fence, tx, fee);
+  if (rows.length === 0) return;
+  // Sign what has no attempt yet, and store every new attempt in one transaction, before any
+  // of them is broadcast.
+  const unsigned = rows.filter((r) => r.a_hash === null);
+  const signed = new Map<string, { hash: Hex; raw: Hex }>();
+  if (unsigned.length > 0) {
+    const fee = await fees(ctx); // one fee estimate per pass
+    const attempts = await Promise.all(
+      unsigned.map(async (tx) => {
+        const raw = await signAttempt(ctx, tx, fee);
+        return { tx, raw, hash: keccak256(raw) };
+      }),
+    );
+    const stored = await ctx.sql.transaction(async (t) => {
+      if (!(await holdsLease(t, ctx, fence))) return false;
+      for (const { tx, raw, hash } of attempts) {
+        await t.query(
+          `INSERT INTO relayer_attempts (hash, tx_id, raw, max_fee_per_gas, max_priority_fee_per_gas)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+          [hash, tx.id, raw, fee.maxFeePerGas.toString(), fee.maxPriorityFeePerGas.toString()],
+        );
+      }
+      await t.query(
+        "UPDATE relayer_txs SET status = 'signed', updated_at = now() WHERE id = ANY($1::bigint[]) AND status = 'nonce_assigned'",
+        [attempts.map((a) => a.tx.id)],
+      );
+      return true;
+    });
+    if (!stored) return;
+    for (const { tx, raw, hash } of attempts) {
+      signed.set(tx.id, { hash, raw });
+      await ctx.onStep?.("attempt_stored", { jobId: tx.job_id, txId: tx.id });
     }
   }
+  // Broadcast in nonce order; record the accepted ones together.
+  const accepted: { tx: TxRow; hash: Hex }[] = [];
+  for (const tx of rows) {
+    const attempt = tx.a_hash !== null && tx.a_raw !== null ? { hash: tx.a_hash, raw: tx.a_raw } : signed.get(tx.id);
+    if (!attempt) continue;
+    if (await broadcastOnly(ctx, tx, attempt)) accepted.push({ tx, hash: attempt.hash });
+  }
+  await recordBroadcasts(ctx, accepted);
 }
 
-async function latestAttempt(ctx: WorkerContext, txId: string): Promise<AttemptRow | undefined> {
-  const { rows } = await ctx.sql.query<AttemptRow>(
-    "SELECT * FROM relayer_attempts WHERE tx_id = $1 ORDER BY created_at DESC, max_fee_per_gas DESC LIMIT 1",
-    [txId],
+/** Whether this instance still holds the (chain, signer) lease with this fencing token (locks the row). */
+async function holdsLease(t: Sql, ctx: WorkerContext, fence: bigint): Promise<boolean> {
+  const { rows } = await t.query<{ fence: string; lease_owner: string }>(
+    "SELECT fence, lease_owner FROM relayer_signers WHERE chain_id = $1 AND signer = $2 FOR UPDATE",
+    [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
   );
-  return rows[0];
+  return rows[0] !== undefined && BigInt(rows[0].fence) === fence && rows[0].lease_owner === ctx.instanceId;
+}
+
+function signAttempt(ctx: WorkerContext, tx: TxRow, fee: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }) {
+  return ctx.signer.signTransaction({
+    type: "eip1559",
+    chainId: ctx.chain.chainId,
+    nonce: Number(tx.nonce),
+    to: tx.to_address,
+    data: tx.data,
+    gas: BigInt(tx.gas_limit),
+    value: 0n,
+    maxFeePerGas: fee.maxFeePerGas,
+    maxPriorityFeePerGas: fee.maxPriorityFeePerGas,
+  });
+}
+
+/** Record accepted broadcasts: attempts stamped, transactions submitted, jobs notified. */
+async function recordBroadcasts(ctx: WorkerContext, accepted: readonly { tx: TxRow; hash: Hex }[]): Promise<void> {
+  if (accepted.length === 0) return;
+  await ctx.sql.query(
+    "UPDATE relayer_attempts SET broadcast_at = COALESCE(broadcast_at, now()) WHERE hash = ANY($1::text[])",
+    [accepted.map((a) => a.hash)],
+  );
+  const { rows } = await ctx.sql.query<{ job_id: string }>(
+    "UPDATE relayer_txs SET status = 'submitted', updated_at = now() WHERE id = ANY($1::bigint[]) AND status IN ('signed', 'nonce_assigned') RETURNING job_id",
+    [accepted.map((a) => a.tx.id)],
+  );
+  // Those jobs now have a transaction hash to report (the seed's activation_tx_hash).
+  for (const r of rows) ctx.onStatusChange(r.job_id);
 }
 
 /** Receipts, confirmations, reorgs, rebroadcasts and fee bumps of broadcast transactions. */
