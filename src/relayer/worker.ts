@@ -417,20 +417,7 @@ async function signStoreBroadcast(
 ): Promise<void> {
   const raw = await signAttempt(ctx, tx, fee);
   const hash = keccak256(raw);
-  const stored = await ctx.sql.transaction(async (t) => {
-    if (!(await holdsLease(t, ctx, fence))) return false;
-    await t.query(
-      `INSERT INTO relayer_attempts (hash, tx_id, raw, max_fee_per_gas, max_priority_fee_per_gas)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-      [hash, tx.id, raw, fee.maxFeePerGas.toString(), fee.maxPriorityFeePerGas.toString()],
-    );
-    await t.query(
-      "UPDATE relayer_txs SET status = 'signed', updated_at = now() WHERE id = $1 AND status = 'nonce_assigned'",
-      [tx.id],
-    );
-    return true;
-  });
-  if (!stored) return;
+  if (!(await storeAttempts(ctx, fence, [{ tx, raw, hash }], fee))) return;
   await ctx.onStep?.("attempt_stored", { jobId: tx.job_id, txId: tx.id });
   await broadcast(ctx, tx, { hash, raw });
 }
@@ -535,22 +522,7 @@ async function send(ctx: WorkerContext, fence: bigint): Promise<void> {
         return { tx, raw, hash: keccak256(raw) };
       }),
     );
-    const stored = await ctx.sql.transaction(async (t) => {
-      if (!(await holdsLease(t, ctx, fence))) return false;
-      for (const { tx, raw, hash } of attempts) {
-        await t.query(
-          `INSERT INTO relayer_attempts (hash, tx_id, raw, max_fee_per_gas, max_priority_fee_per_gas)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-          [hash, tx.id, raw, fee.maxFeePerGas.toString(), fee.maxPriorityFeePerGas.toString()],
-        );
-      }
-      await t.query(
-        "UPDATE relayer_txs SET status = 'signed', updated_at = now() WHERE id = ANY($1::bigint[]) AND status = 'nonce_assigned'",
-        [attempts.map((a) => a.tx.id)],
-      );
-      return true;
-    });
-    if (!stored) return;
+    if (!(await storeAttempts(ctx, fence, attempts, fee))) return;
     for (const { tx, raw, hash } of attempts) {
       signed.set(tx.id, { hash, raw });
       await ctx.onStep?.("attempt_stored", { jobId: tx.job_id, txId: tx.id });
@@ -564,6 +536,33 @@ async function send(ctx: WorkerContext, fence: bigint): Promise<void> {
     if (await broadcastOnly(ctx, tx, attempt)) accepted.push({ tx, hash: attempt.hash });
   }
   await recordBroadcasts(ctx, accepted);
+}
+
+/**
+ * Store signed attempts (raw bytes and hash) in one transaction, if this instance still holds the
+ * lease: nothing is broadcast that is not stored first.
+ */
+async function storeAttempts(
+  ctx: WorkerContext,
+  fence: bigint,
+  attempts: readonly { tx: TxRow; raw: Hex; hash: Hex }[],
+  fee: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint },
+): Promise<boolean> {
+  return ctx.sql.transaction(async (t) => {
+    if (!(await holdsLease(t, ctx, fence))) return false;
+    for (const { tx, raw, hash } of attempts) {
+      await t.query(
+        `INSERT INTO relayer_attempts (hash, tx_id, raw, max_fee_per_gas, max_priority_fee_per_gas)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+        [hash, tx.id, raw, fee.maxFeePerGas.toString(), fee.maxPriorityFeePerGas.toString()],
+      );
+    }
+    await t.query(
+      "UPDATE relayer_txs SET status = 'signed', updated_at = now() WHERE id = ANY($1::bigint[]) AND status = 'nonce_assigned'",
+      [attempts.map((a) => a.tx.id)],
+    );
+    return true;
+  });
 }
 
 /** Whether this instance still holds the (chain, signer) lease with this fencing token (locks the row). */
