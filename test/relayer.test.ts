@@ -215,7 +215,7 @@ describe("several instances on PostgreSQL", () => {
     const [storeA, storeB] = await Promise.all([pg.store(), pg.store()]);
     const make = (store: Store, instanceId: string) =>
       createRelayer({
-        chains: [relayerChain()],
+        chains: [relayerChain({ confirmations: 2 })],
         signers: { [base.chainId]: signers },
         store,
         instanceId,
@@ -223,6 +223,7 @@ describe("several instances on PostgreSQL", () => {
         leaseMs: 5_000,
         logger: process.env.RELAYER_DEBUG ? console : undefined,
       });
+    let stopMiner = () => {};
     const a = make(storeA, "a");
     const b = make(storeB, "b");
     const before = await Promise.all(signers.map((s) => nonceOf(s.address)));
@@ -231,6 +232,9 @@ describe("several instances on PostgreSQL", () => {
       for (let i = 0; i < N; i++) bodies.push(await chain.activationBody({ deposit: 1_000_000n }));
       a.start();
       b.start();
+      // Blocks keep coming, so every activation can reach the depth.
+      const miner = setInterval(() => void chain.rpc("evm_mine").catch(() => undefined), 200);
+      stopMiner = () => clearInterval(miner);
       // Every activation is submitted to both instances (a client retrying against another node).
       const jobs = await Promise.all(
         bodies.flatMap(({ body }, i) => [
@@ -243,6 +247,8 @@ describe("several instances on PostgreSQL", () => {
         bodies.map((_, i) => a.waitFor(`multi-${i}`, { timeoutMs: 120_000, pollMs: 100 })),
       );
       expect(done.filter((j) => j.status !== "active")).toEqual([]);
+      // Every one was activated by the relayers' own transactions, at the depth (none seen "elsewhere").
+      expect(done.filter((j) => j.reason !== null)).toEqual([]);
       const after = await Promise.all(signers.map((s) => nonceOf(s.address)));
       const sent = after.reduce((s, n, i) => s + n - (before[i] ?? 0), 0);
       expect(sent).toBe(N);
@@ -253,6 +259,7 @@ describe("several instances on PostgreSQL", () => {
         expect((await readAgreement(chain.dev.publicClient, agreement)).status).toBe("active");
       }
     } finally {
+      stopMiner();
       await Promise.all([a.stop(), b.stop()]);
       await Promise.all([storeA.close(), storeB.close()]);
     }
@@ -268,10 +275,10 @@ describe("a relayer process killed after each durable step", () => {
   });
   afterAll(async () => pg?.drop());
 
-  it.each(["nonce_claimed", "attempt_stored", "broadcast", "mined"] as const)(
+  it.each(["nonce_claimed", "attempt_stored", "broadcast", "mined", "confirmed"] as const)(
     "killed after %s: a restarted relayer leaves exactly one activation on chain, no duplicate, no lost job",
     async (step) => {
-      const signerIndex = 12 + ["nonce_claimed", "attempt_stored", "broadcast", "mined"].indexOf(step);
+      const signerIndex = 12 + ["nonce_claimed", "attempt_stored", "broadcast", "mined", "confirmed"].indexOf(step);
       const signer = chain.account(signerIndex);
       await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
       const { body, terms } = await chain.activationBody();
@@ -477,6 +484,7 @@ describe("reorgs", () => {
         "SELECT status, mined_hash FROM relayer_txs",
       );
       expect(mined[0]?.status).toBe("mined");
+      expect((await relayer.getJob(job.id))?.status).toBe("submitting"); // not before the depth
       // The chain reorganises under the relayer: the block with the activation is gone.
       await chain.rpc("evm_revert", [snapshot]);
       await relayer.tick(); // gone: back to submitted, rebroadcast (mined again)

@@ -79,9 +79,11 @@ export function createRelayer(options: RelayerOptions): Relayer {
   const sql = options.store;
   const notify = (jobId: string) => {
     if (!options.onStatusChange) return;
-    void findJob(sql, jobId).then((job) => {
-      if (job) options.onStatusChange?.(job);
-    });
+    void findJob(sql, jobId)
+      .then((job) => {
+        if (job) options.onStatusChange?.(job);
+      })
+      .catch((error: unknown) => log.warn({ job: jobId, error: String(error) }, "status hook failed"));
   };
   const contexts: WorkerContext[] = options.chains.flatMap((chain) =>
     (options.signers[chain.chainId] ?? []).map((signer) => ({

@@ -7,6 +7,7 @@ import {
   type Hex,
   keccak256,
   type LocalAccount,
+  TransactionReceiptNotFoundError,
   type Transport,
 } from "viem";
 import {
@@ -175,8 +176,14 @@ async function setJob(
     delayMs?: number;
     attempt?: boolean;
   },
-): Promise<void> {
-  await ctx.sql.query(
+  options: {
+    /** Run inside this store transaction (the caller notifies after it commits). */
+    readonly sql?: Sql;
+    /** Only while the job has no transaction and is still submitting (checks racing a claim). */
+    readonly onlyUnclaimed?: boolean;
+  } = {},
+): Promise<boolean> {
+  const { rows } = await (options.sql ?? ctx.sql).query(
     `UPDATE relayer_jobs SET
        status = COALESCE($2, status),
        reason = CASE WHEN $3::boolean THEN $4 ELSE reason END,
@@ -185,7 +192,8 @@ async function setJob(
        next_run_at = now() + ($9::integer * interval '1 millisecond'),
        attempts = attempts + CASE WHEN $10::boolean THEN 1 ELSE 0 END,
        updated_at = now()
-     WHERE id = $1`,
+     WHERE id = $1 AND (NOT $11::boolean OR (tx_id IS NULL AND status = 'submitting'))
+     RETURNING id`,
     [
       jobId,
       fields.status ?? null,
@@ -197,9 +205,22 @@ async function setJob(
       fields.txId === undefined || fields.txId === null ? null : fields.txId.toString(),
       fields.delayMs ?? 0,
       fields.attempt ?? false,
+      options.onlyUnclaimed ?? false,
     ],
   );
-  if (fields.status) ctx.onStatusChange(jobId);
+  const updated = rows.length > 0;
+  if (updated && fields.status && !options.sql) ctx.onStatusChange(jobId);
+  return updated;
+}
+
+/** The receipt of `hash`, null when the node has none; any other failure is thrown (never read as "not mined"). */
+async function receiptOf(ctx: WorkerContext, hash: Hex) {
+  try {
+    return await getTransactionReceipt(ctx.chain.client, { hash });
+  } catch (error) {
+    if (error instanceof TransactionReceiptNotFoundError) return null;
+    throw error;
+  }
 }
 
 /**
@@ -261,11 +282,12 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
       // Deadline-aware: an authorization about to expire is never sent to revert on chain.
       const reason =
         BigInt(payload.authorization.validBefore) <= now ? "authorization_expired" : "authorization_expiring";
-      await setJob(ctx, job.id, {
-        status: "failed",
-        reason,
-        detail: { validBefore: payload.authorization.validBefore },
-      });
+      await setJob(
+        ctx,
+        job.id,
+        { status: "failed", reason, detail: { validBefore: payload.authorization.validBefore } },
+        { onlyUnclaimed: true },
+      );
       return undefined;
     }
     let gas: bigint;
@@ -301,13 +323,18 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
         // Someone else activated it (or an earlier attempt did): the chain decides.
         const view = await readAgreement(ctx.chain.client, agreement).catch(() => undefined);
         if (view && view.status !== "none") {
-          await setJob(ctx, job.id, { status: "active", reason: "activated_elsewhere" });
+          await setJob(ctx, job.id, { status: "active", reason: "activated_elsewhere" }, { onlyUnclaimed: true });
           return undefined;
         }
       }
       if (reason) {
         ctx.log.info({ job: job.id, reason }, "activation refused");
-        await setJob(ctx, job.id, { status: "failed", reason, detail: { message: String(error) } });
+        await setJob(
+          ctx,
+          job.id,
+          { status: "failed", reason, detail: { message: String(error) } },
+          { onlyUnclaimed: true },
+        );
       } else {
         const attempts = await transientRetry(ctx, job.id);
         ctx.log.warn({ job: job.id, attempts }, "activation check failed transiently; retrying");
@@ -453,12 +480,12 @@ async function broadcast(ctx: WorkerContext, tx: TxRow, attempt: { hash: Hex; ra
  * unless it was executed by someone else meanwhile (the chain then shows the agreement active).
  */
 async function reconcile(ctx: WorkerContext, tx: TxRow): Promise<void> {
+  // Every chain read first (a failure aborts the pass and nothing is written), then one write.
   const { rows: attempts } = await ctx.sql.query<AttemptRow>("SELECT hash FROM relayer_attempts WHERE tx_id = $1", [
     tx.id,
   ]);
   for (const a of attempts) {
-    const receipt = await getTransactionReceipt(ctx.chain.client, { hash: a.hash }).catch(() => undefined);
-    if (receipt) {
+    if (await receiptOf(ctx, a.hash)) {
       // Mined (the broadcast reached the node before a crash or a lost reply): watch() takes it.
       await ctx.sql.query(
         "UPDATE relayer_txs SET status = 'submitted', updated_at = now() WHERE id = $1 AND status IN ('nonce_assigned', 'signed')",
@@ -481,22 +508,22 @@ async function reconcile(ctx: WorkerContext, tx: TxRow): Promise<void> {
     agreement.terms.buyer,
     agreement.id,
   );
-  await ctx.sql.transaction(async (t) => {
-    await t.query("UPDATE relayer_txs SET status = 'replaced', updated_at = now() WHERE id = $1", [tx.id]);
-  });
-  if (used) {
-    const view = await readAgreement(ctx.chain.client, agreement);
-    await setJob(
-      ctx,
-      tx.job_id,
-      view.status !== "none"
-        ? { status: "active", reason: "activated_elsewhere" }
-        : { status: "failed", reason: "authorization_used" },
+  const activeElsewhere = used && (await readAgreement(ctx.chain.client, agreement)).status !== "none";
+  const outcome = activeElsewhere
+    ? { status: "active", reason: "activated_elsewhere" }
+    : used
+      ? { status: "failed", reason: "authorization_used" }
+      : { status: "failed", reason: "nonce_taken_outside_relayer" };
+  if (!used) ctx.log.warn({ tx: tx.id, nonce: tx.nonce }, "nonce taken outside the relayer");
+  const changed = await ctx.sql.transaction(async (t) => {
+    const { rows: moved } = await t.query(
+      "UPDATE relayer_txs SET status = 'replaced', updated_at = now() WHERE id = $1 AND status IN ('nonce_assigned', 'signed', 'submitted') RETURNING id",
+      [tx.id],
     );
-  } else {
-    ctx.log.warn({ tx: tx.id, nonce: tx.nonce }, "nonce taken outside the relayer; the job needs a new nonce");
-    await setJob(ctx, tx.job_id, { status: "failed", reason: "nonce_taken_outside_relayer" });
-  }
+    if (moved.length === 0) return false;
+    return setJob(ctx, tx.job_id, outcome, { sql: t });
+  });
+  if (changed) ctx.onStatusChange(tx.job_id);
 }
 
 /** Send what is signed but not yet broadcast, and sign what has a nonce but no attempt. */
@@ -613,54 +640,71 @@ async function watch(ctx: WorkerContext): Promise<void> {
   const head = await getBlockNumber(ctx.chain.client, { cacheTime: 0 });
   const depth = BigInt(ctx.chain.confirmations ?? 1);
   await mapLimit(rows, CONCURRENCY, async (tx) => {
-    const { rows: attempts } = await ctx.sql.query<AttemptRow>(
-      "SELECT * FROM relayer_attempts WHERE tx_id = $1 ORDER BY created_at DESC",
+    try {
+      await watchOne(ctx, tx, head, depth);
+    } catch (error) {
+      // A node error is never read as "not mined": this transaction waits for the next pass.
+      ctx.log.warn({ tx: tx.id, error: String(error) }, "could not read the transaction's state; retrying next pass");
+    }
+  });
+}
+
+async function watchOne(ctx: WorkerContext, tx: TxRow, head: bigint, depth: bigint): Promise<void> {
+  const { rows: attempts } = await ctx.sql.query<AttemptRow>(
+    "SELECT * FROM relayer_attempts WHERE tx_id = $1 ORDER BY created_at DESC",
+    [tx.id],
+  );
+  let mined: { hash: Hex; block: bigint; blockHash: Hex; success: boolean } | undefined;
+  for (const a of attempts) {
+    const receipt = await receiptOf(ctx, a.hash);
+    if (receipt) {
+      mined = {
+        hash: a.hash,
+        block: receipt.blockNumber,
+        blockHash: receipt.blockHash,
+        success: receipt.status === "success",
+      };
+      break;
+    }
+  }
+  if (!mined) {
+    if (tx.status === "mined") {
+      // A reorg dropped it: back to submitted, and rebroadcast the same bytes.
+      ctx.log.warn({ tx: tx.id, hash: tx.mined_hash }, "mined transaction gone after a reorg; rebroadcasting");
+      await ctx.sql.query(
+        "UPDATE relayer_txs SET status = 'submitted', mined_hash = NULL, mined_block = NULL, mined_block_hash = NULL, updated_at = now() WHERE id = $1 AND status = 'mined'",
+        [tx.id],
+      );
+    }
+    await keepAlive(ctx, tx, attempts);
+    return;
+  }
+  if (tx.status !== "mined" || tx.mined_hash !== mined.hash) {
+    await ctx.sql.query(
+      "UPDATE relayer_txs SET status = 'mined', mined_hash = $2, mined_block = $3, mined_block_hash = $4, updated_at = now() WHERE id = $1 AND status IN ('submitted', 'mined')",
+      [tx.id, mined.hash, mined.block.toString(), mined.blockHash],
+    );
+    await ctx.onStep?.("mined", { jobId: tx.job_id, txId: tx.id });
+  }
+  if (head - mined.block + 1n < depth) return;
+  // At depth: the block must still be the one the receipt named.
+  const block = await getBlock(ctx.chain.client, { blockNumber: mined.block });
+  if (block.hash !== mined.blockHash) return; // reorged: the next pass re-reads the receipt
+  // The transaction and its job change together, or not at all.
+  const outcome = mined.success
+    ? { status: "active", reason: null }
+    : { status: "failed", reason: "reverted_on_chain" };
+  const changed = await ctx.sql.transaction(async (t) => {
+    const { rows: moved } = await t.query(
+      "UPDATE relayer_txs SET status = 'confirmed', updated_at = now() WHERE id = $1 AND status = 'mined' RETURNING id",
       [tx.id],
     );
-    let mined: { hash: Hex; block: bigint; blockHash: Hex; success: boolean } | undefined;
-    for (const a of attempts) {
-      const receipt = await getTransactionReceipt(ctx.chain.client, { hash: a.hash }).catch(() => undefined);
-      if (receipt) {
-        mined = {
-          hash: a.hash,
-          block: receipt.blockNumber,
-          blockHash: receipt.blockHash,
-          success: receipt.status === "success",
-        };
-        break;
-      }
-    }
-    if (!mined) {
-      if (tx.status === "mined") {
-        // A reorg dropped it: back to submitted, and rebroadcast the same bytes.
-        ctx.log.warn({ tx: tx.id, hash: tx.mined_hash }, "mined transaction gone after a reorg; rebroadcasting");
-        await ctx.sql.query(
-          "UPDATE relayer_txs SET status = 'submitted', mined_hash = NULL, mined_block = NULL, mined_block_hash = NULL, updated_at = now() WHERE id = $1",
-          [tx.id],
-        );
-      }
-      await keepAlive(ctx, tx, attempts);
-      return;
-    }
-    if (tx.status !== "mined" || tx.mined_hash !== mined.hash) {
-      await ctx.sql.query(
-        "UPDATE relayer_txs SET status = 'mined', mined_hash = $2, mined_block = $3, mined_block_hash = $4, updated_at = now() WHERE id = $1",
-        [tx.id, mined.hash, mined.block.toString(), mined.blockHash],
-      );
-      await ctx.onStep?.("mined", { jobId: tx.job_id, txId: tx.id });
-    }
-    if (head - mined.block + 1n < depth) return;
-    // At depth: the block must still be the one the receipt named.
-    const block = await getBlock(ctx.chain.client, { blockNumber: mined.block }).catch(() => undefined);
-    if (!block || block.hash !== mined.blockHash) return; // reorged: the next pass re-reads the receipt
-    await ctx.sql.query("UPDATE relayer_txs SET status = 'confirmed', updated_at = now() WHERE id = $1", [tx.id]);
-    await ctx.onStep?.("confirmed", { jobId: tx.job_id, txId: tx.id });
-    await setJob(
-      ctx,
-      tx.job_id,
-      mined.success ? { status: "active", reason: null } : { status: "failed", reason: "reverted_on_chain" },
-    );
+    if (moved.length === 0) return false;
+    return setJob(ctx, tx.job_id, outcome, { sql: t });
   });
+  if (!changed) return;
+  ctx.onStatusChange(tx.job_id);
+  await ctx.onStep?.("confirmed", { jobId: tx.job_id, txId: tx.id });
 }
 
 /** A pending transaction: rebroadcast its latest bytes now and then, and raise its fees when stuck. */
