@@ -66,6 +66,8 @@ describe("activation jobs (embedded store)", () => {
       // The same request id, and the same agreement under another request id: the same job.
       expect((await relayer.submitActivation(body, { requestId: "req-1", chainId: base.chainId })).id).toBe(job.id);
       expect((await relayer.submitActivation(body, { requestId: "req-2", chainId: base.chainId })).id).toBe(job.id);
+      // Both request ids find it.
+      expect((await relayer.getJob("req-2"))?.id).toBe(job.id);
       const before = await nonceOf(signer.address);
       await relayer.tick(); // checked, simulated, nonce claimed, signed, stored, broadcast (mined by automine)
       await relayer.tick(); // receipt seen at depth 1: not yet active

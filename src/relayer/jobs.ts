@@ -60,7 +60,10 @@ function toJob(row: JobRow): Job {
 
 /** The job with this id or request id. */
 export async function findJob(sql: Sql, idOrRequestId: string): Promise<Job | undefined> {
-  const { rows } = await sql.query<JobRow>(`${SELECT_JOB} WHERE j.id = $1 OR j.request_id = $1`, [idOrRequestId]);
+  const { rows } = await sql.query<JobRow>(
+    `${SELECT_JOB} WHERE j.id = $1 OR j.id = (SELECT job_id FROM relayer_job_requests WHERE request_id = $1)`,
+    [idOrRequestId],
+  );
   const row = rows[0];
   return row ? toJob(row) : undefined;
 }
@@ -82,11 +85,19 @@ export async function insertJob(
   );
   const created = rows.length === 1;
   const { rows: existing } = await sql.query<JobRow>(
-    `${SELECT_JOB} WHERE j.request_id = $1 OR j.dedupe_key = $2 ORDER BY (j.request_id = $1) DESC LIMIT 1`,
+    `${SELECT_JOB} WHERE j.id = (SELECT job_id FROM relayer_job_requests WHERE request_id = $1)
+        OR j.request_id = $1 OR j.dedupe_key = $2
+     ORDER BY (j.request_id = $1) DESC LIMIT 1`,
     [job.requestId, job.dedupeKey],
   );
   const row = existing[0];
-  if (!row)
+  if (!row) {
     throw new RelayerError("JOB_NOT_FOUND", `job ${job.requestId} vanished after insertion`, { id: job.requestId });
+  }
+  // Every request id that reached this job finds it again.
+  await sql.query("INSERT INTO relayer_job_requests (request_id, job_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", [
+    job.requestId,
+    row.id,
+  ]);
   return { job: toJob(row), created };
 }

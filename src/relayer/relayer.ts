@@ -21,7 +21,7 @@ export type RelayerOptions = {
   readonly signers: Readonly<Record<number, readonly LocalAccount[]>>;
   /** Where everything is recorded before it happens: `pgliteStore()` or `postgresStore()`. */
   readonly store: Store;
-  /** This instance's name in signer leases (default: random). */
+  /** This instance's name in signer leases and logs (a per-process suffix is added). */
   readonly instanceId?: string;
   /** pino-compatible logger (default: silent). */
   readonly logger?: RelayerLogger;
@@ -75,7 +75,9 @@ const SILENT: RelayerLogger = { debug: noop, info: noop, warn: noop, error: noop
  */
 export function createRelayer(options: RelayerOptions): Relayer {
   const log = options.logger ?? SILENT;
-  const instanceId = options.instanceId ?? randomUUID();
+  // The lease owner is the instance's name plus a per-process suffix: two processes given the same
+  // name never share a lease (and its fencing token).
+  const instanceId = `${options.instanceId ?? "relayer"}:${randomUUID()}`;
   const sql = options.store;
   const notify = (jobId: string) => {
     if (!options.onStatusChange) return;
@@ -101,16 +103,23 @@ export function createRelayer(options: RelayerOptions): Relayer {
   let loops: Promise<void>[] = [];
   const pollMs = options.pollMs ?? 250;
 
-  const pass = async (ctx: WorkerContext) => {
-    try {
-      await tick(ctx);
-    } catch (error) {
-      // A pass that fails (RPC down, store busy) leaves everything recorded; the next one resumes.
-      log.warn(
-        { chainId: ctx.chain.chainId, signer: ctx.signer.address, error: String(error) },
-        "pipeline pass failed",
-      );
-    }
+  // Passes for one (chain, signer) never overlap inside this process (the loop, tick() and
+  // waitFor() may all ask for one): each waits for the previous one.
+  const lastPass = new Map<WorkerContext, Promise<void>>();
+  const pass = (ctx: WorkerContext): Promise<void> => {
+    const run = (lastPass.get(ctx) ?? Promise.resolve()).then(async () => {
+      try {
+        await tick(ctx);
+      } catch (error) {
+        // A pass that fails (RPC down, store busy) leaves everything recorded; the next one resumes.
+        log.warn(
+          { chainId: ctx.chain.chainId, signer: ctx.signer.address, error: String(error) },
+          "pipeline pass failed",
+        );
+      }
+    });
+    lastPass.set(ctx, run);
+    return run;
   };
 
   return {

@@ -72,6 +72,18 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       );
     `,
   },
+  {
+    version: 2,
+    name: "every request id of a job",
+    sql: `
+      CREATE TABLE relayer_job_requests (
+        request_id  text PRIMARY KEY,
+        job_id      text NOT NULL REFERENCES relayer_jobs (id),
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+      INSERT INTO relayer_job_requests (request_id, job_id) SELECT request_id, id FROM relayer_jobs;
+    `,
+  },
 ];
 
 const LOCK_KEY = 72_657_300; // an arbitrary advisory-lock key for this schema
