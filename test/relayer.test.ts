@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { createPublicClient, type Hex, http } from "viem";
 import { getTransactionCount } from "viem/actions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fiatTokenAbi } from "../src/abi/index.ts";
 import { readAgreement } from "../src/actions/index.ts";
 import { agreementRef, decodeTerms } from "../src/eip712/index.ts";
 import { createRelayer, pgliteStore, postgresStore, RelayerError, type Store } from "../src/relayer/index.ts";
@@ -521,6 +522,39 @@ describe("deadlines", () => {
       expect(await nonceOf(signer.address)).toBe(before);
       const { rows } = await store.query("SELECT id FROM relayer_txs");
       expect(rows).toHaveLength(0);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("retries", () => {
+  it("a job that failed for a balance too low is retried when the client resubmits it, and activates once funded", async () => {
+    const store = await pgliteStore();
+    const signer = chain.account(22);
+    await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
+    const relayer = createRelayer({ chains: [relayerChain()], signers: { [base.chainId]: [signer] }, store });
+    try {
+      const { body, terms } = await chain.activationBody({ deposit: 5_000_000n });
+      // The buyer spends its USDC elsewhere before the relayer gets to it.
+      const buyerBalance = await chain.token.balanceOf(terms.buyer);
+      const buyerWallet = await chain.dev.impersonate(terms.buyer);
+      await buyerWallet.writeContract({
+        address: terms.token,
+        abi: fiatTokenAbi,
+        functionName: "transfer",
+        args: [chain.account(2).address, buyerBalance],
+        account: terms.buyer,
+        chain: buyerWallet.chain,
+      });
+      const first = await relayer.submitActivation(body, { requestId: "poor", chainId: base.chainId });
+      const failed = await relayer.waitFor(first.id, { timeoutMs: 10_000 });
+      expect(failed).toMatchObject({ status: "failed", reason: "balance_too_low", txHash: null });
+      // Funded again, the client retries the same request: the same job, back in the queue.
+      await chain.token.mint(terms.buyer, 5_000_000n);
+      const retried = await relayer.submitActivation(body, { requestId: "poor", chainId: base.chainId });
+      expect(retried).toMatchObject({ id: first.id, status: "submitting" });
+      expect((await relayer.waitFor(first.id, { timeoutMs: 10_000 })).status).toBe("active");
     } finally {
       await store.close();
     }

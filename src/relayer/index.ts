@@ -10,7 +10,7 @@
 export { AgentEscrowError, type ErrorDetails, isAgentEscrowError } from "../errors.ts";
 export { type BroadcastOutcome, bumped, classifyBroadcastError } from "./broadcast.ts";
 export { RelayerError, type RelayerErrorCode, type RelayerErrorDetails } from "./errors.ts";
-export type { Job, JobStatus } from "./jobs.ts";
+export { type Job, type JobStatus, RETRYABLE_REASONS } from "./jobs.ts";
 export { createRelayer, type Relayer, type RelayerOptions } from "./relayer.ts";
 export { MIGRATIONS, migrate } from "./store/migrations.ts";
 export { pgliteStore } from "./store/pglite.ts";

@@ -101,3 +101,27 @@ export async function insertJob(
   ]);
   return { job: toJob(row), created };
 }
+
+/** Reasons a job may fail for now but succeed later (the seed's 500): a resubmission retries it. */
+export const RETRYABLE_REASONS: readonly string[] = [
+  "rpc_unavailable",
+  "balance_too_low",
+  "allowance_too_low",
+  "authorization_not_yet_valid",
+  "activations_paused",
+];
+
+/**
+ * Put a job that failed for a retryable reason, before it ever took a nonce, back in the queue.
+ * Returns the job as it is afterwards. A job with a transaction is never re-queued (its payload
+ * has a nonce already).
+ */
+export async function requeueIfRetryable(sql: Sql, jobId: string): Promise<Job | undefined> {
+  await sql.query(
+    `UPDATE relayer_jobs SET status = 'submitting', reason = NULL, detail = NULL, attempts = 0,
+       next_run_at = now(), updated_at = now()
+     WHERE id = $1 AND status = 'failed' AND tx_id IS NULL AND reason = ANY($2::text[])`,
+    [jobId, RETRYABLE_REASONS],
+  );
+  return findJob(sql, jobId);
+}

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { LocalAccount } from "viem";
 import { parseActivationSignatures, WireError } from "../wire/index.ts";
 import { RelayerError } from "./errors.ts";
-import { findJob, insertJob, type Job } from "./jobs.ts";
+import { findJob, insertJob, type Job, RETRYABLE_REASONS, requeueIfRetryable } from "./jobs.ts";
 import type { Store } from "./store/sql.ts";
 import {
   type ActivationPayload,
@@ -163,6 +163,16 @@ export function createRelayer(options: RelayerOptions): Relayer {
       if (created) {
         log.info({ job: job.id, requestId }, "activation accepted");
         notify(job.id);
+        return job;
+      }
+      // A client retrying after a retryable failure (the seed's 500) gets the job back in the queue.
+      if (job.status === "failed" && job.reason !== null && RETRYABLE_REASONS.includes(job.reason)) {
+        const requeued = await requeueIfRetryable(sql, job.id);
+        if (requeued?.status === "submitting") {
+          log.info({ job: job.id, requestId, reason: job.reason }, "activation retried");
+          notify(job.id);
+          return requeued;
+        }
       }
       return job;
     },
