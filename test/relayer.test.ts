@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as promClient from "prom-client";
 import { createPublicClient, type Hex, http } from "viem";
 import { getTransactionCount } from "viem/actions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,11 +55,13 @@ describe("activation jobs (embedded store)", () => {
   it("returns at once as submitting, is active at the confirmation depth, and is idempotent by request id and agreement", async () => {
     const store = await pgliteStore();
     const signer = chain.account(5);
+    const registry = new promClient.Registry();
     const relayer = createRelayer({
       chains: [relayerChain({ confirmations: 2 })],
       signers: { [base.chainId]: [signer] },
       store,
       pollMs: 20,
+      metrics: { client: promClient, registry },
     });
     try {
       const { body, id, terms } = await chain.activationBody();
@@ -83,6 +86,12 @@ describe("activation jobs (embedded store)", () => {
       expect(agreement.id).toBe(id);
       // Exactly one transaction went out.
       expect((await nonceOf(signer.address)) - before).toBe(1);
+      // Metrics land in the injected registry, not the global one.
+      const text = await registry.metrics();
+      expect(text).toMatch(/agent_escrow_relayer_jobs_accepted_total\{chain="8453"\} 1/);
+      expect(text).toMatch(/agent_escrow_relayer_jobs_finished_total\{chain="8453",status="active",reason=""\} 1/);
+      expect(text).toMatch(/agent_escrow_relayer_broadcasts_total\{chain="8453",outcome="submitted"\} 1/);
+      expect(await promClient.register.metrics()).not.toMatch(/agent_escrow_relayer/);
       expect(decodeTerms(agreement.packed).buyer).toBe(terms.buyer);
     } finally {
       await store.close();

@@ -11,6 +11,7 @@ export { AgentEscrowError, type ErrorDetails, isAgentEscrowError } from "../erro
 export { type BroadcastOutcome, bumped, classifyBroadcastError } from "./broadcast.ts";
 export { RelayerError, type RelayerErrorCode, type RelayerErrorDetails } from "./errors.ts";
 export { type Job, type JobStatus, RETRYABLE_REASONS } from "./jobs.ts";
+export type { PromClientLike, RelayerMetricsOptions } from "./metrics.ts";
 export { createRelayer, type Relayer, type RelayerOptions } from "./relayer.ts";
 export { MIGRATIONS, migrate } from "./store/migrations.ts";
 export { pgliteStore } from "./store/pglite.ts";

@@ -3,6 +3,7 @@ import type { LocalAccount } from "viem";
 import { parseActivationSignatures, WireError } from "../wire/index.ts";
 import { RelayerError } from "./errors.ts";
 import { findJob, insertJob, type Job, RETRYABLE_REASONS, requeueIfRetryable } from "./jobs.ts";
+import { NO_METRICS, type RelayerMetricsOptions, relayerMetrics } from "./metrics.ts";
 import type { Store } from "./store/sql.ts";
 import {
   type ActivationPayload,
@@ -33,6 +34,8 @@ export type RelayerOptions = {
   readonly onStatusChange?: (job: Job) => void;
   /** Called after each durable pipeline step (nonce claimed, attempt stored, broadcast, mined, confirmed). */
   readonly onStep?: StepHook;
+  /** Metrics in a prom-client registry of yours (no globals). */
+  readonly metrics?: RelayerMetricsOptions;
 };
 
 /** A durable, idempotent transaction pipeline for backend services. */
@@ -79,11 +82,15 @@ export function createRelayer(options: RelayerOptions): Relayer {
   // name never share a lease (and its fencing token).
   const instanceId = `${options.instanceId ?? "relayer"}:${randomUUID()}`;
   const sql = options.store;
+  const metrics = options.metrics ? relayerMetrics(options.metrics) : NO_METRICS;
   const notify = (jobId: string) => {
-    if (!options.onStatusChange) return;
     void findJob(sql, jobId)
       .then((job) => {
-        if (job) options.onStatusChange?.(job);
+        if (!job) return;
+        if (job.status !== "submitting") {
+          metrics.jobFinished(job.chainId, job.status, job.reason, (Date.now() - job.createdAt.getTime()) / 1000);
+        }
+        options.onStatusChange?.(job);
       })
       .catch((error: unknown) => log.warn({ job: jobId, error: String(error) }, "status hook failed"));
   };
@@ -96,6 +103,7 @@ export function createRelayer(options: RelayerOptions): Relayer {
       leaseMs: options.leaseMs ?? 15_000,
       log,
       onStatusChange: notify,
+      onBroadcast: (outcome: string) => metrics.broadcast(chain.chainId, outcome),
       ...(options.onStep ? { onStep: options.onStep } : {}),
     })),
   );
@@ -112,6 +120,7 @@ export function createRelayer(options: RelayerOptions): Relayer {
         await tick(ctx);
       } catch (error) {
         // A pass that fails (RPC down, store busy) leaves everything recorded; the next one resumes.
+        metrics.passFailed(ctx.chain.chainId);
         log.warn(
           { chainId: ctx.chain.chainId, signer: ctx.signer.address, error: String(error) },
           "pipeline pass failed",
@@ -162,6 +171,7 @@ export function createRelayer(options: RelayerOptions): Relayer {
       const { job, created } = await insertJob(sql, { id: randomUUID(), requestId, dedupeKey, chainId, payload });
       if (created) {
         log.info({ job: job.id, requestId }, "activation accepted");
+        metrics.jobAccepted(chainId);
         notify(job.id);
         return job;
       }

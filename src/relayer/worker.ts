@@ -78,6 +78,7 @@ export type WorkerContext = {
   readonly log: RelayerLogger;
   readonly onStatusChange: (jobId: string) => void;
   readonly onStep?: StepHook;
+  readonly onBroadcast?: (outcome: string) => void;
 };
 
 /** The durable steps of the pipeline, each reported once it is committed to the store. */
@@ -462,6 +463,7 @@ async function broadcastOnly(ctx: WorkerContext, tx: TxRow, attempt: { hash: Hex
     outcome = classifyBroadcastError(error);
     ctx.log.debug({ tx: tx.id, outcome, error: String(error) }, "broadcast answered with an error");
   }
+  ctx.onBroadcast?.(outcome);
   if (outcome === "nonce_low") await reconcile(ctx, tx);
   // nonce_high: an earlier nonce is missing from the pool; its own rebroadcast fills the gap.
   // rejected: kept as is and retried; the log says why.
