@@ -221,7 +221,7 @@ describe("several instances on PostgreSQL", () => {
   afterAll(async () => pg?.drop());
 
   it("two instances, activations submitted to both: every one active, one transaction each, no nonce errors", async () => {
-    const N = Number(process.env.RELAYER_MULTI_N ?? 300);
+    const N = Number(process.env.RELAYER_MULTI_N ?? 1_000);
     const signers = [chain.account(10), chain.account(11)];
     for (const s of signers) await chain.rpc("anvil_setBalance", [s.address, "0x3635C9ADC5DEA00000"]);
     const [storeA, storeB] = await Promise.all([pg.store(), pg.store()]);
@@ -275,7 +275,49 @@ describe("several instances on PostgreSQL", () => {
       await Promise.all([a.stop(), b.stop()]);
       await Promise.all([storeA.close(), storeB.close()]);
     }
-  }, 300_000);
+  }, 600_000);
+
+  it("the same on the embedded store with one instance: every one active, one transaction each", async () => {
+    const N = Number(process.env.RELAYER_MULTI_N ?? 1_000);
+    const signer = chain.account(23);
+    await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
+    const store = await pgliteStore();
+    const finished = new Set<string>();
+    const relayer = createRelayer({
+      chains: [relayerChain()],
+      signers: { [base.chainId]: [signer] },
+      store,
+      pollMs: 20,
+      // Observed through the status hook: polling a thousand jobs would load the one-session store.
+      onStatusChange: (job) => {
+        if (job.status !== "submitting") finished.add(job.id);
+      },
+    });
+    const before = await nonceOf(signer.address);
+    try {
+      const bodies = [];
+      for (let i = 0; i < N; i++) bodies.push(await chain.activationBody({ deposit: 1_000_000n }));
+      relayer.start();
+      const jobs = await Promise.all(
+        bodies.map(({ body }, i) =>
+          relayer.submitActivation(body, { requestId: `single-${i}`, chainId: base.chainId }),
+        ),
+      );
+      const deadline = Date.now() + 300_000;
+      while (finished.size < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const { rows: statuses } = await store.query<{ status: string; reason: string | null; n: string }>(
+        "SELECT status, reason, count(*) AS n FROM relayer_jobs WHERE request_id LIKE 'single-%' GROUP BY status, reason",
+      );
+      expect(statuses.map((r) => [r.status, r.reason, Number(r.n)])).toEqual([["active", null, N]]);
+      expect(jobs).toHaveLength(N);
+      expect((await nonceOf(signer.address)) - before).toBe(N);
+      const { rows } = await store.query<{ n: string }>("SELECT count(*) AS n FROM relayer_txs");
+      expect(Number(rows[0]?.n)).toBe(N);
+    } finally {
+      await relayer.stop();
+      await store.close();
+    }
+  }, 600_000);
 });
 
 describe("a relayer process killed after each durable step", () => {
