@@ -532,11 +532,11 @@ describe("reorgs", () => {
       const { body, terms } = await chain.activationBody();
       const job = await relayer.submitActivation(body, { requestId: "reorged", chainId: base.chainId });
       const snapshot = await chain.rpc<Hex>("evm_snapshot");
-      await relayer.tick(); // mined at once (automine)
-      await relayer.tick(); // receipt recorded, depth 1 of 3
-      const { rows: mined } = await store.query<{ status: string; mined_hash: Hex }>(
-        "SELECT status, mined_hash FROM relayer_txs",
-      );
+      // Broadcast and mined at once (automine); passes until the receipt is recorded (depth 1 of 3).
+      const minedRows = () =>
+        store.query<{ status: string; mined_hash: Hex }>("SELECT status, mined_hash FROM relayer_txs");
+      for (let i = 0; i < 50 && (await minedRows()).rows[0]?.status !== "mined"; i++) await relayer.tick();
+      const { rows: mined } = await minedRows();
       expect(mined[0]?.status).toBe("mined");
       expect((await relayer.getJob(job.id))?.status).toBe("submitting"); // not before the depth
       // The chain reorganises under the relayer: the block with the activation is gone.
