@@ -579,6 +579,42 @@ describe("deadlines", () => {
   });
 });
 
+describe("nonce gaps", () => {
+  it("a gap below the relayer's nonces (the counter was seeded past a dropped transaction) is filled with no-op self-sends", async () => {
+    const store = await pgliteStore();
+    const signer = chain.account(23);
+    await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
+    const relayer = createRelayer({
+      chains: [relayerChain({ rebroadcastMs: 200 })],
+      signers: { [base.chainId]: [signer] },
+      store,
+    });
+    try {
+      await relayer.tick(); // takes the lease and seeds the counter from the chain
+      const start = await nonceOf(signer.address);
+      // As if the counter had been seeded while two transactions of someone else's were pending,
+      // and the node then dropped them: nonces start and start + 1 belong to nobody.
+      await store.query("UPDATE relayer_signers SET next_nonce = next_nonce + 2");
+      const { body } = await chain.activationBody();
+      const job = await relayer.submitActivation(body, { requestId: "gap", chainId: base.chainId });
+      const done = await relayer.waitFor(job.id, { timeoutMs: 20_000, pollMs: 100 });
+      expect(done.status).toBe("active");
+      expect(await nonceOf(signer.address)).toBe(start + 3);
+      const { rows } = await store.query<{ nonce: string; job_id: string | null; status: string; data: string }>(
+        "SELECT nonce, job_id, status, data FROM relayer_txs ORDER BY nonce",
+      );
+      expect(rows.map((r) => [Number(r.nonce), r.job_id === null, r.status])).toEqual([
+        [start, true, "confirmed"],
+        [start + 1, true, "confirmed"],
+        [start + 2, false, "confirmed"],
+      ]);
+      expect(rows.filter((r) => r.job_id === null).every((r) => r.data === "0x")).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe("retries", () => {
   it("a job that failed for a balance too low is retried when the client resubmits it, and activates once funded", async () => {
     const store = await pgliteStore();

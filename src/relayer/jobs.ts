@@ -68,6 +68,13 @@ export async function findJob(sql: Sql, idOrRequestId: string): Promise<Job | un
   return row ? toJob(row) : undefined;
 }
 
+/** The jobs with these ids (any order; missing ones left out). */
+export async function findJobs(sql: Sql, ids: readonly string[]): Promise<Job[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql.query<JobRow>(`${SELECT_JOB} WHERE j.id = ANY($1::text[])`, [ids]);
+  return rows.map(toJob);
+}
+
 /**
  * Insert a job unless one exists with this request id or this payload (`dedupeKey`): returns the
  * job that exists afterwards, and whether it is new. Idempotent across instances: the unique
@@ -77,13 +84,21 @@ export async function insertJob(
   sql: Sql,
   job: { id: string; requestId: string; dedupeKey: string; chainId: number; payload: unknown },
 ): Promise<{ job: Job; created: boolean }> {
-  const { rows } = await sql.query<{ id: string }>(
-    `INSERT INTO relayer_jobs (id, request_id, dedupe_key, kind, chain_id, status, payload)
-     VALUES ($1, $2, $3, 'activation', $4, 'submitting', $5)
-     ON CONFLICT DO NOTHING RETURNING id`,
+  // The common case in one statement: the job and its request id, both new.
+  const { rows } = await sql.query<JobRow>(
+    `WITH job AS (
+       INSERT INTO relayer_jobs (id, request_id, dedupe_key, kind, chain_id, status, payload)
+       VALUES ($1, $2, $3, 'activation', $4, 'submitting', $5)
+       ON CONFLICT DO NOTHING
+       RETURNING id, request_id, kind, chain_id, status, reason, detail, attempts, created_at, updated_at, NULL::text AS tx_hash
+     ), request AS (
+       INSERT INTO relayer_job_requests (request_id, job_id) SELECT request_id, id FROM job ON CONFLICT DO NOTHING
+     )
+     SELECT * FROM job`,
     [job.id, job.requestId, job.dedupeKey, job.chainId, JSON.stringify(job.payload)],
   );
-  const created = rows.length === 1;
+  const inserted = rows[0];
+  if (inserted) return { job: toJob(inserted), created: true };
   const { rows: existing } = await sql.query<JobRow>(
     `${SELECT_JOB} WHERE j.id = (SELECT job_id FROM relayer_job_requests WHERE request_id = $1)
         OR j.request_id = $1 OR j.dedupe_key = $2
@@ -99,7 +114,7 @@ export async function insertJob(
     job.requestId,
     row.id,
   ]);
-  return { job: toJob(row), created };
+  return { job: toJob(row), created: false };
 }
 
 /** Reasons a job may fail for now but succeed later (the seed's 500): a resubmission retries it. */

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { LocalAccount } from "viem";
 import { parseActivationSignatures, WireError } from "../wire/index.ts";
 import { RelayerError } from "./errors.ts";
-import { findJob, insertJob, type Job, RETRYABLE_REASONS, requeueIfRetryable } from "./jobs.ts";
+import { findJob, findJobs, insertJob, type Job, RETRYABLE_REASONS, requeueIfRetryable } from "./jobs.ts";
 import { NO_METRICS, type RelayerMetricsOptions, relayerMetrics } from "./metrics.ts";
 import type { Store } from "./store/sql.ts";
 import {
@@ -83,16 +83,35 @@ export function createRelayer(options: RelayerOptions): Relayer {
   const instanceId = `${options.instanceId ?? "relayer"}:${randomUUID()}`;
   const sql = options.store;
   const metrics = options.metrics ? relayerMetrics(options.metrics) : NO_METRICS;
-  const notify = (jobId: string) => {
-    void findJob(sql, jobId)
-      .then((job) => {
-        if (!job) return;
-        if (job.status !== "submitting") {
-          metrics.jobFinished(job.chainId, job.status, job.reason, (Date.now() - job.createdAt.getTime()) / 1000);
+  // Status changes are read back in batches: every job changed since the last read, in one query.
+  const changed = new Set<string>();
+  let reading = false;
+  const readChanged = async () => {
+    reading = true;
+    try {
+      while (changed.size > 0) {
+        const ids = [...changed];
+        changed.clear();
+        for (const job of await findJobs(sql, ids)) {
+          if (job.status !== "submitting") {
+            metrics.jobFinished(job.chainId, job.status, job.reason, (Date.now() - job.createdAt.getTime()) / 1000);
+          }
+          try {
+            options.onStatusChange?.(job);
+          } catch (error) {
+            log.warn({ job: job.id, error: String(error) }, "status hook failed");
+          }
         }
-        options.onStatusChange?.(job);
-      })
-      .catch((error: unknown) => log.warn({ job: jobId, error: String(error) }, "status hook failed"));
+      }
+    } catch (error) {
+      log.warn({ error: String(error) }, "could not read changed jobs for the status hook");
+    } finally {
+      reading = false;
+    }
+  };
+  const notify = (jobId: string) => {
+    changed.add(jobId);
+    if (!reading) void readChanged();
   };
   const contexts: WorkerContext[] = options.chains.flatMap((chain) =>
     (options.signers[chain.chainId] ?? []).map((signer) => ({

@@ -3,6 +3,7 @@ import {
   type Address,
   type Chain,
   type Client,
+  decodeFunctionData,
   encodeFunctionData,
   type Hex,
   keccak256,
@@ -11,6 +12,7 @@ import {
   type Transport,
 } from "viem";
 import {
+  call,
   estimateContractGas,
   estimateFeesPerGas,
   getBlock,
@@ -95,6 +97,11 @@ const smaller = (a: bigint, b: bigint) => (a < b ? a : b);
 
 /** RPC calls a pass makes side by side (simulations, receipts). */
 const CONCURRENCY = 16;
+/**
+ * Broadcasts in flight at once, started in nonce order: few enough that a node never holds more
+ * future nonces of one sender than it accepts (geth queues 64 per account).
+ */
+const BROADCAST_WINDOW = 16;
 
 /** `fn` over `items`, at most `limit` at a time, results in order. */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -259,9 +266,17 @@ export async function acquireLease(ctx: WorkerContext): Promise<bigint | undefin
 export async function tick(ctx: WorkerContext): Promise<void> {
   const fence = await acquireLease(ctx);
   if (fence === undefined) return;
+  const t0 = performance.now();
   await prepare(ctx, fence);
+  const t1 = performance.now();
   await send(ctx, fence);
+  const t2 = performance.now();
   await watch(ctx);
+  const t3 = performance.now();
+  if (process.env.PROFILE && t3 - t0 > 5)
+    console.log(
+      `${t0.toFixed(0)} pass prepare ${(t1 - t0).toFixed(0)} send ${(t2 - t1).toFixed(0)} watch ${(t3 - t2).toFixed(0)}`,
+    );
 }
 
 /** Check and simulate queued jobs, then give each a nonce (in one store transaction). */
@@ -275,7 +290,8 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
   if (rows.length === 0) return;
   const now = (await getBlock(ctx.chain.client)).timestamp;
   const margin = BigInt(ctx.chain.deadlineMarginSeconds ?? 60);
-  // Checks and simulations run side by side; nonces are then claimed one by one, in order.
+  // Checks and simulations run side by side; nonces are then claimed together, in order.
+  const limits = gasLimitsOf(ctx);
   const checked = await mapLimit(rows, CONCURRENCY, async (job) => {
     const payload = typeof job.payload === "string" ? (JSON.parse(job.payload) as ActivationPayload) : job.payload;
     const { agreement, data } = activationCall(payload, ctx.chain.chainId);
@@ -293,30 +309,7 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
     }
     let gas: bigint;
     try {
-      const activation = encodeActivation(agreement.terms, {
-        validAfter: BigInt(payload.authorization.validAfter),
-        validBefore: BigInt(payload.authorization.validBefore),
-        signature: payload.authorization.signature,
-      });
-      const permit = payload.feePermit;
-      gas = await (permit
-        ? estimateContractGas(ctx.chain.client, {
-            address: agreement.escrow,
-            abi: agentEscrowAbi,
-            functionName: "activateWithFeePermit",
-            args: [
-              activation,
-              { value: BigInt(permit.value), deadline: BigInt(permit.deadline), signature: permit.signature },
-            ],
-            account: ctx.signer,
-          })
-        : estimateContractGas(ctx.chain.client, {
-            address: agreement.escrow,
-            abi: agentEscrowAbi,
-            functionName: "activate",
-            args: [activation],
-            account: ctx.signer,
-          }));
+      gas = await simulate(ctx, limits, agreement.escrow, data);
     } catch (failure) {
       const error = toActionError(failure, "activate", agreement.escrow);
       const reason = permanentReason(error);
@@ -355,41 +348,127 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
     const signerRow = locked[0];
     // Fencing: another instance took the lease since this pass began.
     if (!signerRow || BigInt(signerRow.fence) !== fence || signerRow.lease_owner !== ctx.instanceId) return [];
-    let nonce = BigInt(signerRow.next_nonce);
-    const done: { jobId: string; txId: string }[] = [];
-    for (const { job, agreement, data, gas } of ready) {
-      const { rows: still } = await tx.query(
-        "SELECT id FROM relayer_jobs WHERE id = $1 AND tx_id IS NULL AND status = 'submitting' FOR UPDATE SKIP LOCKED",
-        [job.id],
-      );
-      if (still.length === 0) continue;
-      const { rows: inserted } = await tx.query<{ id: string }>(
-        `INSERT INTO relayer_txs (job_id, chain_id, signer, nonce, to_address, data, gas_limit, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'nonce_assigned') RETURNING id`,
-        [
-          job.id,
-          ctx.chain.chainId,
-          ctx.signer.address.toLowerCase(),
-          nonce.toString(),
-          agreement.escrow,
-          data,
-          ((gas * 12n) / 10n).toString(),
-        ],
-      );
-      const txId = inserted[0]?.id;
-      if (txId === undefined) continue;
-      await tx.query("UPDATE relayer_jobs SET tx_id = $2, updated_at = now() WHERE id = $1", [job.id, txId]);
-      done.push({ jobId: job.id, txId });
-      nonce++;
-    }
+    // Jobs still unclaimed (a concurrent check may have failed one), in the order they were read.
+    const { rows: still } = await tx.query<{ id: string }>(
+      "SELECT id FROM relayer_jobs WHERE id = ANY($1::text[]) AND tx_id IS NULL AND status = 'submitting' FOR UPDATE SKIP LOCKED",
+      [ready.map((r) => r.job.id)],
+    );
+    const open = new Set(still.map((r) => r.id));
+    const take = ready.filter((r) => open.has(r.job.id));
+    const first = BigInt(signerRow.next_nonce);
+    if (take.length === 0) return [];
+    const { rows: inserted } = await tx.query<{ id: string; job_id: string }>(
+      `INSERT INTO relayer_txs (job_id, chain_id, signer, nonce, to_address, data, gas_limit, status)
+       SELECT v.job_id, $1, $2, v.nonce, v.to_address, v.data, v.gas_limit, 'nonce_assigned'
+       FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[]) AS v(job_id, nonce, to_address, data, gas_limit)
+       RETURNING id, job_id`,
+      [
+        ctx.chain.chainId,
+        ctx.signer.address.toLowerCase(),
+        take.map((r) => r.job.id),
+        take.map((_, i) => (first + BigInt(i)).toString()),
+        take.map((r) => r.agreement.escrow),
+        take.map((r) => r.data),
+        take.map((r) => r.gas.toString()),
+      ],
+    );
+    await tx.query(
+      `UPDATE relayer_jobs j SET tx_id = v.tx_id, updated_at = now()
+       FROM unnest($1::text[], $2::bigint[]) AS v(job_id, tx_id) WHERE j.id = v.job_id`,
+      [inserted.map((r) => r.job_id), inserted.map((r) => r.id)],
+    );
     await tx.query("UPDATE relayer_signers SET next_nonce = $3 WHERE chain_id = $1 AND signer = $2", [
       ctx.chain.chainId,
       ctx.signer.address.toLowerCase(),
-      nonce.toString(),
+      (first + BigInt(take.length)).toString(),
     ]);
-    return done;
+    return inserted.map((r) => ({ jobId: r.job_id, txId: r.id }));
   });
   for (const c of claimed) await ctx.onStep?.("nonce_claimed", c);
+}
+
+/**
+ * Simulate an activation and return the gas limit to send it with. The first job of a kind is
+ * estimated (`eth_estimateGas`, plus 20%); later ones of that kind are simulated once (`eth_call`)
+ * at the highest limit estimated so far, which proves that limit suffices for them. A call that fails is estimated
+ * after all, so a refusal is read from the estimate's revert.
+ */
+async function simulate(ctx: WorkerContext, limits: Map<string, bigint>, escrow: Address, data: Hex): Promise<bigint> {
+  const args = decodeFunctionData({ abi: agentEscrowAbi, data });
+  const known = limits.get(args.functionName);
+  if (known !== undefined) {
+    try {
+      await call(ctx.chain.client, { account: ctx.signer.address, to: escrow, data, gas: known });
+      return known;
+    } catch {
+      // Estimated below: a revert gives its reason there, a low limit a higher one.
+    }
+  }
+  const estimate =
+    args.functionName === "activateWithFeePermit"
+      ? await estimateContractGas(ctx.chain.client, {
+          address: escrow,
+          abi: agentEscrowAbi,
+          functionName: "activateWithFeePermit",
+          args: args.args,
+          account: ctx.signer,
+        })
+      : args.functionName === "activate"
+        ? await estimateContractGas(ctx.chain.client, {
+            address: escrow,
+            abi: agentEscrowAbi,
+            functionName: "activate",
+            args: args.args,
+            account: ctx.signer,
+          })
+        : 0n;
+  const limit = (estimate * 12n) / 10n;
+  if (known === undefined || limit > known) limits.set(args.functionName, limit);
+  return limit;
+}
+
+/** Report a durable step of a job's transaction (gap fillers belong to no job and are not reported). */
+async function reportStep(ctx: WorkerContext, step: PipelineStep, jobId: string | null, txId: string): Promise<void> {
+  if (jobId !== null) await ctx.onStep?.(step, { jobId, txId });
+}
+
+/**
+ * Fill nonce gaps. The node's pending nonce is below a nonce this signer holds a transaction for,
+ * and some nonces in between have no transaction in the store (the counter was seeded from a
+ * pending transaction of someone else's that was then dropped): each gets a no-op self-send, so
+ * the transactions above it can be mined. Returns how many fillers were added.
+ */
+async function fillGaps(ctx: WorkerContext, highest: bigint): Promise<number> {
+  const pending = BigInt(
+    await getTransactionCount(ctx.chain.client, { address: ctx.signer.address, blockTag: "pending" }),
+  );
+  if (pending >= highest) return 0;
+  const fence = await acquireLease(ctx);
+  if (fence === undefined) return 0;
+  return ctx.sql.transaction(async (t) => {
+    if (!(await holdsLease(t, ctx, fence))) return 0;
+    const { rows } = await t.query<{ nonce: string }>(
+      `INSERT INTO relayer_txs (job_id, chain_id, signer, nonce, to_address, data, gas_limit, status)
+       SELECT NULL, $1, $2, n, $2, '0x', 21000, 'nonce_assigned' FROM generate_series($3::bigint, $4::bigint - 1) AS n
+       WHERE NOT EXISTS (SELECT 1 FROM relayer_txs x WHERE x.chain_id = $1 AND x.signer = $2 AND x.nonce = n)
+       ON CONFLICT DO NOTHING RETURNING nonce`,
+      [ctx.chain.chainId, ctx.signer.address.toLowerCase(), pending.toString(), highest.toString()],
+    );
+    if (rows.length > 0) {
+      ctx.log.warn({ nonces: rows.map((r) => r.nonce) }, "filling nonce gaps with no-op self-sends");
+    }
+    return rows.length;
+  });
+}
+
+/** Gas limits proven per kind of call, kept across passes (each use is proven again by a simulation). */
+const provenLimits = new WeakMap<WorkerContext, Map<string, bigint>>();
+function gasLimitsOf(ctx: WorkerContext): Map<string, bigint> {
+  const known = provenLimits.get(ctx);
+  if (known) return known;
+  const limits = new Map<string, bigint>();
+  provenLimits.set(ctx, limits);
+  return limits;
 }
 
 async function transientRetry(ctx: WorkerContext, jobId: string): Promise<number> {
@@ -408,7 +487,8 @@ async function transientRetry(ctx: WorkerContext, jobId: string): Promise<number
 
 type TxRow = {
   id: string;
-  job_id: string;
+  /** Null for a gap filler (a no-op self-send). */
+  job_id: string | null;
   nonce: string;
   to_address: Address;
   data: Hex;
@@ -446,7 +526,7 @@ async function signStoreBroadcast(
   const raw = await signAttempt(ctx, tx, fee);
   const hash = keccak256(raw);
   if (!(await storeAttempts(ctx, fence, [{ tx, raw, hash }], fee))) return;
-  await ctx.onStep?.("attempt_stored", { jobId: tx.job_id, txId: tx.id });
+  await reportStep(ctx, "attempt_stored", tx.job_id, tx.id);
   await broadcast(ctx, tx, { hash, raw });
 }
 
@@ -458,7 +538,7 @@ async function broadcastOnly(ctx: WorkerContext, tx: TxRow, attempt: { hash: Hex
   let outcome: ReturnType<typeof classifyBroadcastError> = "submitted";
   try {
     await ctx.chain.client.request({ method: "eth_sendRawTransaction", params: [attempt.raw] });
-    await ctx.onStep?.("broadcast", { jobId: tx.job_id, txId: tx.id });
+    await reportStep(ctx, "broadcast", tx.job_id, tx.id);
   } catch (error) {
     outcome = classifyBroadcastError(error);
     ctx.log.debug({ tx: tx.id, outcome, error: String(error) }, "broadcast answered with an error");
@@ -496,9 +576,18 @@ async function reconcile(ctx: WorkerContext, tx: TxRow): Promise<void> {
       return;
     }
   }
+  if (tx.job_id === null) {
+    // A gap filler whose nonce something else used: the gap is filled.
+    await ctx.sql.query(
+      "UPDATE relayer_txs SET status = 'replaced', updated_at = now() WHERE id = $1 AND status IN ('nonce_assigned', 'signed', 'submitted')",
+      [tx.id],
+    );
+    return;
+  }
+  const jobId = tx.job_id;
   const { rows } = await ctx.sql.query<{ payload: ActivationPayload }>(
     "SELECT payload FROM relayer_jobs WHERE id = $1",
-    [tx.job_id],
+    [jobId],
   );
   const raw = rows[0]?.payload;
   if (!raw) return;
@@ -523,9 +612,9 @@ async function reconcile(ctx: WorkerContext, tx: TxRow): Promise<void> {
       [tx.id],
     );
     if (moved.length === 0) return false;
-    return setJob(ctx, tx.job_id, outcome, { sql: t });
+    return setJob(ctx, jobId, outcome, { sql: t });
   });
-  if (changed) ctx.onStatusChange(tx.job_id);
+  if (changed) ctx.onStatusChange(jobId);
 }
 
 /** Send what is signed but not yet broadcast, and sign what has a nonce but no attempt. */
@@ -554,16 +643,16 @@ async function send(ctx: WorkerContext, fence: bigint): Promise<void> {
     if (!(await storeAttempts(ctx, fence, attempts, fee))) return;
     for (const { tx, raw, hash } of attempts) {
       signed.set(tx.id, { hash, raw });
-      await ctx.onStep?.("attempt_stored", { jobId: tx.job_id, txId: tx.id });
+      await reportStep(ctx, "attempt_stored", tx.job_id, tx.id);
     }
   }
-  // Broadcast in nonce order; record the accepted ones together.
+  // Broadcast in nonce order, a bounded window in flight (a node holds only so many future
+  // nonces); record the accepted ones together.
   const accepted: { tx: TxRow; hash: Hex }[] = [];
-  for (const tx of rows) {
+  await mapLimit(rows, BROADCAST_WINDOW, async (tx) => {
     const attempt = tx.a_hash !== null && tx.a_raw !== null ? { hash: tx.a_hash, raw: tx.a_raw } : signed.get(tx.id);
-    if (!attempt) continue;
-    if (await broadcastOnly(ctx, tx, attempt)) accepted.push({ tx, hash: attempt.hash });
-  }
+    if (attempt && (await broadcastOnly(ctx, tx, attempt))) accepted.push({ tx, hash: attempt.hash });
+  });
   await recordBroadcasts(ctx, accepted);
 }
 
@@ -579,13 +668,18 @@ async function storeAttempts(
 ): Promise<boolean> {
   return ctx.sql.transaction(async (t) => {
     if (!(await holdsLease(t, ctx, fence))) return false;
-    for (const { tx, raw, hash } of attempts) {
-      await t.query(
-        `INSERT INTO relayer_attempts (hash, tx_id, raw, max_fee_per_gas, max_priority_fee_per_gas)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-        [hash, tx.id, raw, fee.maxFeePerGas.toString(), fee.maxPriorityFeePerGas.toString()],
-      );
-    }
+    await t.query(
+      `INSERT INTO relayer_attempts (hash, tx_id, raw, max_fee_per_gas, max_priority_fee_per_gas)
+       SELECT v.hash, v.tx_id, v.raw, $4, $5 FROM unnest($1::text[], $2::bigint[], $3::text[]) AS v(hash, tx_id, raw)
+       ON CONFLICT DO NOTHING`,
+      [
+        attempts.map((a) => a.hash),
+        attempts.map((a) => a.tx.id),
+        attempts.map((a) => a.raw),
+        fee.maxFeePerGas.toString(),
+        fee.maxPriorityFeePerGas.toString(),
+      ],
+    );
     await t.query(
       "UPDATE relayer_txs SET status = 'signed', updated_at = now() WHERE id = ANY($1::bigint[]) AND status = 'nonce_assigned'",
       [attempts.map((a) => a.tx.id)],
@@ -624,89 +718,138 @@ async function recordBroadcasts(ctx: WorkerContext, accepted: readonly { tx: TxR
     "UPDATE relayer_attempts SET broadcast_at = COALESCE(broadcast_at, now()) WHERE hash = ANY($1::text[])",
     [accepted.map((a) => a.hash)],
   );
-  const { rows } = await ctx.sql.query<{ job_id: string }>(
+  const { rows } = await ctx.sql.query<{ job_id: string | null }>(
     "UPDATE relayer_txs SET status = 'submitted', updated_at = now() WHERE id = ANY($1::bigint[]) AND status IN ('signed', 'nonce_assigned') RETURNING job_id",
     [accepted.map((a) => a.tx.id)],
   );
   // Those jobs now have a transaction hash to report (the seed's activation_tx_hash).
-  for (const r of rows) ctx.onStatusChange(r.job_id);
+  for (const r of rows) if (r.job_id !== null) ctx.onStatusChange(r.job_id);
 }
 
-/** Receipts, confirmations, reorgs, rebroadcasts and fee bumps of broadcast transactions. */
+/**
+ * Receipts, confirmations, reorgs, rebroadcasts and fee bumps of broadcast transactions. Reads go
+ * to the node side by side; what they show is written to the store in a few set-based statements.
+ */
 async function watch(ctx: WorkerContext): Promise<void> {
   const { rows } = await ctx.sql.query<TxRow>(
     `SELECT * FROM relayer_txs WHERE chain_id = $1 AND signer = $2 AND status IN ('submitted', 'mined') ORDER BY nonce`,
     [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
   );
   if (rows.length === 0) return;
+  const { rows: all } = await ctx.sql.query<AttemptRow & { tx_id: string }>(
+    "SELECT * FROM relayer_attempts WHERE tx_id = ANY($1::bigint[]) ORDER BY created_at DESC, max_fee_per_gas DESC",
+    [rows.map((r) => r.id)],
+  );
+  const attemptsOf = new Map<string, AttemptRow[]>();
+  for (const a of all) attemptsOf.set(String(a.tx_id), [...(attemptsOf.get(String(a.tx_id)) ?? []), a]);
   const head = await getBlockNumber(ctx.chain.client, { cacheTime: 0 });
   const depth = BigInt(ctx.chain.confirmations ?? 1);
-  await mapLimit(rows, CONCURRENCY, async (tx) => {
+
+  // 1. Receipts, newest attempt first. A node error is never read as "not mined": that
+  //    transaction waits for the next pass.
+  const seen = await mapLimit(rows, CONCURRENCY, async (tx) => {
+    const attempts = attemptsOf.get(String(tx.id)) ?? [];
     try {
-      await watchOne(ctx, tx, head, depth);
+      return { tx, attempts, mined: await minedAttempt(ctx, attempts) };
     } catch (error) {
-      // A node error is never read as "not mined": this transaction waits for the next pass.
       ctx.log.warn({ tx: tx.id, error: String(error) }, "could not read the transaction's state; retrying next pass");
+      return undefined;
     }
   });
+  const observed = seen.filter((s) => s !== undefined);
+
+  // 2. Newly mined (or mined under another attempt after a reorg): one write.
+  const moved = observed.flatMap(({ tx, mined }) =>
+    mined && (tx.status !== "mined" || tx.mined_hash !== mined.hash) ? [{ tx, mined }] : [],
+  );
+  if (moved.length > 0) {
+    await ctx.sql.query(
+      `UPDATE relayer_txs t SET status = 'mined', mined_hash = v.hash, mined_block = v.block,
+         mined_block_hash = v.block_hash, updated_at = now()
+       FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[]) AS v(id, hash, block, block_hash)
+       WHERE t.id = v.id AND t.status IN ('submitted', 'mined')`,
+      [
+        moved.map((m) => m.tx.id),
+        moved.map((m) => m.mined.hash),
+        moved.map((m) => m.mined.block.toString()),
+        moved.map((m) => m.mined.blockHash),
+      ],
+    );
+    for (const { tx } of moved) await reportStep(ctx, "mined", tx.job_id, tx.id);
+  }
+
+  // 3. Not mined: a nonce gap below it is filled; a reorg may have dropped it (back to
+  //    submitted); keep it alive either way.
+  const unmined = observed.filter((o) => o.mined === undefined);
+  const highestUnmined = unmined.reduce((h, o) => larger(h, BigInt(o.tx.nonce)), -1n);
+  if (highestUnmined >= 0n) {
+    await fillGaps(ctx, highestUnmined).catch((error: unknown) =>
+      ctx.log.warn({ error: String(error) }, "could not check for nonce gaps; retrying next pass"),
+    );
+  }
+  await mapLimit(unmined, CONCURRENCY, async ({ tx, attempts }) => {
+    try {
+      if (tx.status === "mined") {
+        ctx.log.warn({ tx: tx.id, hash: tx.mined_hash }, "mined transaction gone after a reorg; rebroadcasting");
+        await ctx.sql.query(
+          "UPDATE relayer_txs SET status = 'submitted', mined_hash = NULL, mined_block = NULL, mined_block_hash = NULL, updated_at = now() WHERE id = $1 AND status = 'mined'",
+          [tx.id],
+        );
+      }
+      await keepAlive(ctx, tx, attempts);
+    } catch (error) {
+      ctx.log.warn({ tx: tx.id, error: String(error) }, "could not keep the transaction alive; retrying next pass");
+    }
+  });
+
+  // 4. At depth: confirmed. The receipt was read in this pass, so its block is on the node's
+  //    canonical chain now; a reorg that moved the transaction shows a new block (recorded in
+  //    step 2), and one that dropped it shows no receipt (step 3).
+  const final = observed.flatMap(({ tx, mined }) => (mined && head - mined.block + 1n >= depth ? [{ tx, mined }] : []));
+  if (final.length === 0) return;
+  const byTx = new Map(final.map((f) => [String(f.tx.id), f]));
+  // Each transaction and its job change together, or not at all.
+  const confirmed = await ctx.sql.transaction(async (t) => {
+    const { rows: done } = await t.query<{ id: string; job_id: string | null }>(
+      "UPDATE relayer_txs SET status = 'confirmed', updated_at = now() WHERE id = ANY($1::bigint[]) AND status = 'mined' RETURNING id, job_id",
+      [final.map((f) => f.tx.id)],
+    );
+    if (done.length === 0) return done;
+    const success = (r: { id: string }) => byTx.get(String(r.id))?.mined.success === true;
+    await t.query(
+      `UPDATE relayer_jobs j SET status = v.status, reason = v.reason, updated_at = now()
+       FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, status, reason) WHERE j.id = v.id`,
+      [
+        done.map((r) => r.job_id),
+        done.map((r) => (success(r) ? "active" : "failed")),
+        done.map((r) => (success(r) ? null : "reverted_on_chain")),
+      ],
+    );
+    return done;
+  });
+  for (const r of confirmed) {
+    if (r.job_id !== null) ctx.onStatusChange(r.job_id);
+    await reportStep(ctx, "confirmed", r.job_id, r.id);
+  }
 }
 
-async function watchOne(ctx: WorkerContext, tx: TxRow, head: bigint, depth: bigint): Promise<void> {
-  const { rows: attempts } = await ctx.sql.query<AttemptRow>(
-    "SELECT * FROM relayer_attempts WHERE tx_id = $1 ORDER BY created_at DESC",
-    [tx.id],
-  );
-  let mined: { hash: Hex; block: bigint; blockHash: Hex; success: boolean } | undefined;
+/** The attempt of a transaction that is mined, with its receipt's block, if any. */
+async function minedAttempt(
+  ctx: WorkerContext,
+  attempts: readonly AttemptRow[],
+): Promise<{ hash: Hex; block: bigint; blockHash: Hex; success: boolean } | undefined> {
   for (const a of attempts) {
     const receipt = await receiptOf(ctx, a.hash);
     if (receipt) {
-      mined = {
+      return {
         hash: a.hash,
         block: receipt.blockNumber,
         blockHash: receipt.blockHash,
         success: receipt.status === "success",
       };
-      break;
     }
   }
-  if (!mined) {
-    if (tx.status === "mined") {
-      // A reorg dropped it: back to submitted, and rebroadcast the same bytes.
-      ctx.log.warn({ tx: tx.id, hash: tx.mined_hash }, "mined transaction gone after a reorg; rebroadcasting");
-      await ctx.sql.query(
-        "UPDATE relayer_txs SET status = 'submitted', mined_hash = NULL, mined_block = NULL, mined_block_hash = NULL, updated_at = now() WHERE id = $1 AND status = 'mined'",
-        [tx.id],
-      );
-    }
-    await keepAlive(ctx, tx, attempts);
-    return;
-  }
-  if (tx.status !== "mined" || tx.mined_hash !== mined.hash) {
-    await ctx.sql.query(
-      "UPDATE relayer_txs SET status = 'mined', mined_hash = $2, mined_block = $3, mined_block_hash = $4, updated_at = now() WHERE id = $1 AND status IN ('submitted', 'mined')",
-      [tx.id, mined.hash, mined.block.toString(), mined.blockHash],
-    );
-    await ctx.onStep?.("mined", { jobId: tx.job_id, txId: tx.id });
-  }
-  if (head - mined.block + 1n < depth) return;
-  // At depth: the block must still be the one the receipt named.
-  const block = await getBlock(ctx.chain.client, { blockNumber: mined.block });
-  if (block.hash !== mined.blockHash) return; // reorged: the next pass re-reads the receipt
-  // The transaction and its job change together, or not at all.
-  const outcome = mined.success
-    ? { status: "active", reason: null }
-    : { status: "failed", reason: "reverted_on_chain" };
-  const changed = await ctx.sql.transaction(async (t) => {
-    const { rows: moved } = await t.query(
-      "UPDATE relayer_txs SET status = 'confirmed', updated_at = now() WHERE id = $1 AND status = 'mined' RETURNING id",
-      [tx.id],
-    );
-    if (moved.length === 0) return false;
-    return setJob(ctx, tx.job_id, outcome, { sql: t });
-  });
-  if (!changed) return;
-  ctx.onStatusChange(tx.job_id);
-  await ctx.onStep?.("confirmed", { jobId: tx.job_id, txId: tx.id });
+  return undefined;
 }
 
 /** A pending transaction: rebroadcast its latest bytes now and then, and raise its fees when stuck. */

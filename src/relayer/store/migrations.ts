@@ -84,6 +84,14 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       INSERT INTO relayer_job_requests (request_id, job_id) SELECT request_id, id FROM relayer_jobs;
     `,
   },
+  {
+    version: 3,
+    name: "gap fillers: transactions without a job",
+    sql: `
+      -- A no-op self-send that fills a nonce gap belongs to no job.
+      ALTER TABLE relayer_txs ALTER COLUMN job_id DROP NOT NULL;
+    `,
+  },
 ];
 
 const LOCK_KEY = 72_657_300; // an arbitrary advisory-lock key for this schema
