@@ -48,7 +48,14 @@ describe.each(backends)("store: %s", (_name, factory) => {
     const store = await (await factory())();
     try {
       for (const id of ["job-a", "job-b"]) {
-        await insertJob(store, { id, requestId: id, dedupeKey: `key-${id}`, chainId: 1, payload: {} });
+        await insertJob(store, {
+          id,
+          requestId: id,
+          dedupeKey: `key-${id}`,
+          kind: "activation",
+          chainId: 1,
+          payload: {},
+        });
       }
       const tx = (job: string, nonce: number) =>
         store.query(
@@ -72,6 +79,7 @@ describe.each(backends)("store: %s", (_name, factory) => {
         id: "j1",
         requestId: "r1",
         dedupeKey: "k1",
+        kind: "activation",
         chainId: 1,
         payload: { a: 1 },
       });
@@ -80,6 +88,7 @@ describe.each(backends)("store: %s", (_name, factory) => {
         id: "j2",
         requestId: "r1",
         dedupeKey: "k2",
+        kind: "activation",
         chainId: 1,
         payload: {},
       });
@@ -87,6 +96,7 @@ describe.each(backends)("store: %s", (_name, factory) => {
         id: "j3",
         requestId: "r3",
         dedupeKey: "k1",
+        kind: "activation",
         chainId: 1,
         payload: {},
       });

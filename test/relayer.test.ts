@@ -5,14 +5,16 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as promClient from "prom-client";
-import { createPublicClient, type Hex, http } from "viem";
+import { createPublicClient, type Hex, http, keccak256, toHex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { getTransactionCount } from "viem/actions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fiatTokenAbi } from "../src/abi/index.ts";
 import { readAgreement } from "../src/actions/index.ts";
-import { agreementRef, decodeTerms } from "../src/eip712/index.ts";
+import { tokenDomain } from "../src/chains/index.ts";
+import { agreementRef, decodeTerms, signAuthorization } from "../src/eip712/index.ts";
 import { createRelayer, pgliteStore, postgresStore, RelayerError, type Store } from "../src/relayer/index.ts";
-import { base, type RelayerChainFixture, startRelayerChain } from "./support/relayer-chain.ts";
+import { base, type RelayerChainFixture, startRelayerChain, usdc } from "./support/relayer-chain.ts";
 import { type RpcProxy, startRpcProxy } from "./support/rpc-proxy.ts";
 
 const PG_URL = process.env.RELAYER_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -573,6 +575,120 @@ describe("deadlines", () => {
       expect(await nonceOf(signer.address)).toBe(before);
       const { rows } = await store.query("SELECT id FROM relayer_txs");
       expect(rows).toHaveLength(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("an activation still unmined near its deadline is replaced by a no-op self-send at its nonce: failed, nothing moved", async () => {
+    const store = await pgliteStore();
+    const signer = chain.account(24);
+    await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
+    const relayer = createRelayer({
+      chains: [{ ...relayerChain({ rebroadcastMs: 600_000 }), deadlineMarginSeconds: 60, cancelMarginSeconds: 120 }],
+      signers: { [base.chainId]: [signer] },
+      store,
+    });
+    const now = Number((await chain.dev.publicClient.getBlock()).timestamp);
+    const { body, terms, id } = await chain.activationBody({ validBefore: BigInt(now + 600) });
+    const before = await nonceOf(signer.address);
+    await chain.rpc("evm_setAutomine", [false]);
+    try {
+      const job = await relayer.submitActivation(body, { requestId: "cancelled", chainId: base.chainId });
+      await relayer.tick(); // claimed (600 s left > 60 s margin), signed, stored, broadcast; not mined
+      const attempts = () =>
+        store.query<{ hash: Hex; cancel: boolean; max_fee_per_gas: string; max_priority_fee_per_gas: string }>(
+          "SELECT hash, cancel, max_fee_per_gas, max_priority_fee_per_gas FROM relayer_attempts ORDER BY created_at",
+        );
+      const [call] = (await attempts()).rows;
+      expect(call?.cancel).toBe(false);
+      // The call leaves the pool unmined (as a stuck one would), and the chain's clock moves to
+      // 100 s before the authorization's end: inside the 120 s cancel margin.
+      await chain.rpc("anvil_dropTransaction", [call?.hash]);
+      await chain.rpc("evm_setNextBlockTimestamp", [now + 500]);
+      await chain.rpc("evm_mine");
+      await relayer.tick(); // replaced by a cancellation
+      const rows = (await attempts()).rows;
+      expect(rows).toHaveLength(2);
+      const cancellation = rows[1];
+      expect(cancellation?.cancel).toBe(true);
+      expect(BigInt(cancellation?.max_fee_per_gas ?? 0) * 1000n).toBeGreaterThanOrEqual(
+        BigInt(call?.max_fee_per_gas ?? 0) * 1125n,
+      );
+      expect(BigInt(cancellation?.max_priority_fee_per_gas ?? 0) * 1000n).toBeGreaterThanOrEqual(
+        BigInt(call?.max_priority_fee_per_gas ?? 0) * 1125n,
+      );
+      const sent = await chain.dev.publicClient.getTransaction({ hash: cancellation?.hash as Hex });
+      expect(sent).toMatchObject({ from: signer.address.toLowerCase(), to: signer.address.toLowerCase(), input: "0x" });
+      await chain.rpc("evm_mine");
+      const done = await relayer.waitFor(job.id, { timeoutMs: 20_000, pollMs: 50 });
+      expect(done).toMatchObject({ status: "failed", reason: "authorization_expiring", txHash: null });
+      // The nonce is used by the self-send; the authorization is unused and the buyer keeps the deposit.
+      expect((await nonceOf(signer.address)) - before).toBe(1);
+      expect(
+        await chain.dev.publicClient.readContract({
+          address: terms.token,
+          abi: fiatTokenAbi,
+          functionName: "authorizationState",
+          args: [terms.buyer, id],
+        }),
+      ).toBe(false);
+      expect(await chain.token.balanceOf(terms.buyer)).toBe(terms.deposit);
+    } finally {
+      await chain.rpc("evm_setAutomine", [true]);
+      await store.close();
+    }
+  });
+});
+
+describe("x402 settlements", () => {
+  it("one payment submitted 50 times at once is one job, created for exactly one caller, executed once", async () => {
+    const store = await pgliteStore();
+    const signer = chain.account(25);
+    await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
+    const relayer = createRelayer({ chains: [relayerChain()], signers: { [base.chainId]: [signer] }, store });
+    try {
+      const payer = privateKeyToAccount(generatePrivateKey());
+      const payee = privateKeyToAccount(generatePrivateKey()).address;
+      await chain.token.mint(payer.address, 1_000_000n);
+      const now = Number((await chain.dev.publicClient.getBlock()).timestamp);
+      const authorization = {
+        from: payer.address,
+        to: payee,
+        value: 250_000n,
+        validAfter: 0n,
+        validBefore: BigInt(now + 600),
+        nonce: keccak256(toHex(`x402-${Math.random()}`)),
+      };
+      const signature = await signAuthorization(payer, tokenDomain(base.chainId, "USDC"), authorization);
+      const payload = {
+        authorization: {
+          ...authorization,
+          value: authorization.value.toString(),
+          validAfter: "0",
+          validBefore: authorization.validBefore.toString(),
+        },
+        signature,
+      };
+      const before = await nonceOf(signer.address);
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          relayer.submitX402Settlement(
+            { asset: usdc.address, payload },
+            { chainId: base.chainId, requestId: `settle-${i}` },
+          ),
+        ),
+      );
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.job.id)).size).toBe(1);
+      const done = await relayer.waitFor(results[0]?.job.id ?? "", { timeoutMs: 20_000, pollMs: 50 });
+      expect(done).toMatchObject({ kind: "x402_settlement", status: "confirmed" });
+      expect(done.txHash).toMatch(/^0x[0-9a-f]{64}$/);
+      expect(await chain.token.balanceOf(payee)).toBe(250_000n);
+      expect(await chain.token.balanceOf(payer.address)).toBe(750_000n);
+      expect((await nonceOf(signer.address)) - before).toBe(1);
+      // Any of the request ids finds the one job.
+      expect((await relayer.getJob("settle-37"))?.id).toBe(done.id);
     } finally {
       await store.close();
     }

@@ -10,6 +10,8 @@ export type RelayerErrorDetails = {
   CHAIN_NOT_CONFIGURED: { readonly chainId: number };
   /** `waitFor` gave up; the job goes on. */
   WAIT_TIMEOUT: { readonly id: string; readonly status: string };
+  /** The store holds a job of a kind this version does not know (written by a newer one). */
+  JOB_KIND_UNKNOWN: { readonly kind: string };
   /** The store was asked for a transaction inside a transaction. */
   STORE_NESTED_TRANSACTION: Record<string, never>;
 };

@@ -1,20 +1,25 @@
+import type { JobKind } from "./calls.ts";
 import { RelayerError } from "./errors.ts";
 import type { Sql } from "./store/sql.ts";
 
-/** Where a job is: the seed's agreement statuses. */
-export type JobStatus = "submitting" | "active" | "failed";
+/**
+ * Where a job is. An activation uses the seed's agreement statuses (`submitting`, `active`,
+ * `failed`); a payment (x402 settlement, direct payment) is `submitting`, then `confirmed` at the
+ * confirmation depth, or `failed`.
+ */
+export type JobStatus = "submitting" | "active" | "confirmed" | "failed";
 
 /** What the relayer was asked to do, and where it is. */
 export type Job = {
   readonly id: string;
   readonly requestId: string;
-  readonly kind: "activation";
+  readonly kind: JobKind;
   readonly chainId: number;
   readonly status: JobStatus;
   /** Why it failed (a typed reason, e.g. `authorization_expired`), or why it waits. */
   readonly reason: string | null;
   readonly detail: Readonly<Record<string, unknown>> | null;
-  /** The activation transaction's hash once it is broadcast (the seed's `activation_tx_hash`). */
+  /** The transaction's hash once it is broadcast (for an activation, the seed's `activation_tx_hash`). */
   readonly txHash: string | null;
   readonly attempts: number;
   readonly createdAt: Date;
@@ -37,16 +42,28 @@ type JobRow = {
 
 const SELECT_JOB = `
   SELECT j.id, j.request_id, j.kind, j.chain_id, j.status, j.reason, j.detail, j.attempts, j.created_at, j.updated_at,
-         COALESCE(t.mined_hash, (SELECT a.hash FROM relayer_attempts a WHERE a.tx_id = t.id AND a.broadcast_at IS NOT NULL
-                                 ORDER BY a.created_at DESC LIMIT 1)) AS tx_hash
+         -- The activation's hash: the mined attempt, else the latest broadcast one; never a cancellation.
+         (SELECT a.hash FROM relayer_attempts a
+          WHERE a.tx_id = t.id AND NOT a.cancel
+            AND (a.hash = t.mined_hash OR (t.mined_hash IS NULL AND a.broadcast_at IS NOT NULL))
+          ORDER BY a.created_at DESC LIMIT 1) AS tx_hash
   FROM relayer_jobs j LEFT JOIN relayer_txs t ON t.id = j.tx_id`;
 
 function toJob(row: JobRow): Job {
-  const status = row.status === "active" || row.status === "failed" ? row.status : "submitting";
+  const kind = jobKind(row.kind);
+  // The store says `active` for a call that succeeded at depth; a payment is `confirmed` then.
+  const status =
+    row.status === "failed"
+      ? "failed"
+      : row.status === "active"
+        ? kind === "activation"
+          ? "active"
+          : "confirmed"
+        : "submitting";
   return {
     id: row.id,
     requestId: row.request_id,
-    kind: "activation",
+    kind,
     chainId: Number(row.chain_id),
     status,
     reason: row.reason,
@@ -56,6 +73,11 @@ function toJob(row: JobRow): Job {
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
+}
+
+function jobKind(kind: string): JobKind {
+  if (kind === "activation" || kind === "x402_settlement" || kind === "direct_payment") return kind;
+  throw new RelayerError("JOB_KIND_UNKNOWN", `a stored job has the unknown kind ${kind}`, { kind });
 }
 
 /** The job with this id or request id. */
@@ -82,20 +104,20 @@ export async function findJobs(sql: Sql, ids: readonly string[]): Promise<Job[]>
  */
 export async function insertJob(
   sql: Sql,
-  job: { id: string; requestId: string; dedupeKey: string; chainId: number; payload: unknown },
+  job: { id: string; requestId: string; dedupeKey: string; kind: JobKind; chainId: number; payload: unknown },
 ): Promise<{ job: Job; created: boolean }> {
   // The common case in one statement: the job and its request id, both new.
   const { rows } = await sql.query<JobRow>(
     `WITH job AS (
        INSERT INTO relayer_jobs (id, request_id, dedupe_key, kind, chain_id, status, payload)
-       VALUES ($1, $2, $3, 'activation', $4, 'submitting', $5)
+       VALUES ($1, $2, $3, $6, $4, 'submitting', $5)
        ON CONFLICT DO NOTHING
        RETURNING id, request_id, kind, chain_id, status, reason, detail, attempts, created_at, updated_at, NULL::text AS tx_hash
      ), request AS (
        INSERT INTO relayer_job_requests (request_id, job_id) SELECT request_id, id FROM job ON CONFLICT DO NOTHING
      )
      SELECT * FROM job`,
-    [job.id, job.requestId, job.dedupeKey, job.chainId, JSON.stringify(job.payload)],
+    [job.id, job.requestId, job.dedupeKey, job.chainId, JSON.stringify(job.payload), job.kind],
   );
   const inserted = rows[0];
   if (inserted) return { job: toJob(inserted), created: true };

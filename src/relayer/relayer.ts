@@ -1,18 +1,13 @@
 import { randomUUID } from "node:crypto";
-import type { LocalAccount } from "viem";
-import { parseActivationSignatures, WireError } from "../wire/index.ts";
+import type { Address, LocalAccount } from "viem";
+import { AgentEscrowError } from "../errors.ts";
+import { type ExactPayload, parseActivationSignatures, parseDirectPaymentBody } from "../wire/index.ts";
+import type { ActivationPayload, DirectPaymentPayload, JobKind, X402SettlementPayload } from "./calls.ts";
 import { RelayerError } from "./errors.ts";
 import { findJob, findJobs, insertJob, type Job, RETRYABLE_REASONS, requeueIfRetryable } from "./jobs.ts";
 import { NO_METRICS, type RelayerMetricsOptions, relayerMetrics } from "./metrics.ts";
 import type { Store } from "./store/sql.ts";
-import {
-  type ActivationPayload,
-  type RelayerChain,
-  type RelayerLogger,
-  type StepHook,
-  tick,
-  type WorkerContext,
-} from "./worker.ts";
+import { type RelayerChain, type RelayerLogger, type StepHook, tick, type WorkerContext } from "./worker.ts";
 
 /** Options of {@link createRelayer}. */
 export type RelayerOptions = {
@@ -47,6 +42,24 @@ export type Relayer = {
    * @throws {RelayerError} `JOB_INVALID` for a body that does not parse (the seed's 400), `CHAIN_NOT_CONFIGURED`.
    */
   submitActivation(body: unknown, options: { readonly requestId: string; readonly chainId: number }): Promise<Job>;
+  /**
+   * Execute a verified x402 'exact' payment (`transferWithAuthorization` at `asset`). One job per
+   * authorization (token, payer, nonce), whatever the request id: `created` is true for exactly
+   * one caller. Verify the payment against the advertised requirements first (the facilitator
+   * does).
+   * @throws {RelayerError} `CHAIN_NOT_CONFIGURED`.
+   */
+  submitX402Settlement(
+    payment: { readonly asset: Address; readonly payload: ExactPayload },
+    options: { readonly chainId: number; readonly requestId?: string },
+  ): Promise<{ readonly job: Job; readonly created: boolean }>;
+  /**
+   * Execute a direct payment body (`DirectPayment.pay`: the fee under the buyer's permit, then
+   * the x402 payment to the seller). Idempotent by the payment nonce, across request ids.
+   * @throws {RelayerError} `JOB_INVALID` for a body that does not parse, `CHAIN_NOT_CONFIGURED`
+   * (no `directPayment` contract configured for the chain).
+   */
+  submitDirectPayment(body: unknown, options: { readonly requestId: string; readonly chainId: number }): Promise<Job>;
   /** The job with this id or request id, if any. */
   getJob(idOrRequestId: string): Promise<Job | undefined>;
   /**
@@ -63,6 +76,14 @@ export type Relayer = {
 };
 
 const noop = () => undefined;
+
+/** A body that does not parse, as the relayer's typed refusal (the seed's 400); anything else passes through. */
+function invalid(cause: unknown): unknown {
+  if (!(cause instanceof AgentEscrowError) || cause instanceof RelayerError) return cause;
+  const details: Readonly<Record<string, unknown>> = cause.details;
+  const field = typeof details.field === "string" ? details.field : "body";
+  return new RelayerError("JOB_INVALID", cause.message, { field, reason: cause.code }, { cause });
+}
 const SILENT: RelayerLogger = { debug: noop, info: noop, warn: noop, error: noop };
 
 /**
@@ -150,10 +171,79 @@ export function createRelayer(options: RelayerOptions): Relayer {
     return run;
   };
 
+  const chainOf = (chainId: number) => {
+    const chain = options.chains.find((c) => c.chainId === chainId);
+    if (!chain) throw new RelayerError("CHAIN_NOT_CONFIGURED", `chain ${chainId} is not served`, { chainId });
+    return chain;
+  };
+  const enqueue = async (
+    kind: JobKind,
+    job: { requestId: string; dedupeKey: string; chainId: number; payload: unknown },
+  ): Promise<{ job: Job; created: boolean }> => {
+    const inserted = await insertJob(sql, { id: randomUUID(), kind, ...job });
+    if (inserted.created) {
+      log.info({ job: inserted.job.id, kind, requestId: job.requestId }, "job accepted");
+      metrics.jobAccepted(job.chainId);
+      notify(inserted.job.id);
+    }
+    return inserted;
+  };
+  /** The key of an EIP-3009 authorization: one job per authorization, whatever spends it. */
+  const authorizationKey = (chainId: number, token: Address, from: Address, nonce: string) =>
+    `eip3009:${chainId}:${token.toLowerCase()}:${from.toLowerCase()}:${nonce.toLowerCase()}`;
+
   return {
+    async submitX402Settlement({ asset, payload: exact }, { chainId, requestId }) {
+      chainOf(chainId);
+      const a = exact.authorization;
+      const dedupeKey = authorizationKey(chainId, asset, a.from, a.nonce);
+      const payload: X402SettlementPayload = {
+        token: asset,
+        from: a.from,
+        to: a.to,
+        value: a.value,
+        validAfter: a.validAfter,
+        validBefore: a.validBefore,
+        nonce: a.nonce,
+        signature: exact.signature,
+      };
+      return enqueue("x402_settlement", { requestId: requestId ?? dedupeKey, dedupeKey, chainId, payload });
+    },
+
+    async submitDirectPayment(body, { requestId, chainId }) {
+      const chain = chainOf(chainId);
+      const directPayment = chain.directPayment;
+      if (!directPayment) {
+        throw new RelayerError("CHAIN_NOT_CONFIGURED", `no DirectPayment contract configured on chain ${chainId}`, {
+          chainId,
+        });
+      }
+      let payload: DirectPaymentPayload;
+      try {
+        const parsed = parseDirectPaymentBody(body);
+        const a = parsed.payment.authorization;
+        payload = {
+          directPayment,
+          token: parsed.token,
+          from: a.from,
+          to: a.to,
+          value: a.value,
+          validAfter: a.validAfter,
+          validBefore: a.validBefore,
+          nonce: a.nonce,
+          signature: parsed.payment.signature,
+          feePermit: { value: parsed.feePermit.value.toString(), signature: parsed.feePermit.signature },
+        };
+      } catch (cause) {
+        throw invalid(cause);
+      }
+      const dedupeKey = authorizationKey(chainId, payload.token, payload.from, payload.nonce);
+      const { job } = await enqueue("direct_payment", { requestId, dedupeKey, chainId, payload });
+      return job;
+    },
+
     async submitActivation(body, { requestId, chainId }) {
-      const chain = options.chains.find((c) => c.chainId === chainId);
-      if (!chain) throw new RelayerError("CHAIN_NOT_CONFIGURED", `chain ${chainId} is not served`, { chainId });
+      const chain = chainOf(chainId);
       let payload: ActivationPayload;
       let dedupeKey: string;
       try {
@@ -178,22 +268,10 @@ export function createRelayer(options: RelayerOptions): Relayer {
             : {}),
         };
       } catch (cause) {
-        if (!(cause instanceof WireError)) throw cause;
-        const d = cause.details;
-        throw new RelayerError(
-          "JOB_INVALID",
-          cause.message,
-          { field: "field" in d ? d.field : "body", reason: cause.code },
-          { cause },
-        );
+        throw invalid(cause);
       }
-      const { job, created } = await insertJob(sql, { id: randomUUID(), requestId, dedupeKey, chainId, payload });
-      if (created) {
-        log.info({ job: job.id, requestId }, "activation accepted");
-        metrics.jobAccepted(chainId);
-        notify(job.id);
-        return job;
-      }
+      const { job, created } = await enqueue("activation", { requestId, dedupeKey, chainId, payload });
+      if (created) return job;
       // A client retrying after a retryable failure (the seed's 500) gets the job back in the queue.
       if (job.status === "failed" && job.reason !== null && RETRYABLE_REASONS.includes(job.reason)) {
         const requeued = await requeueIfRetryable(sql, job.id);

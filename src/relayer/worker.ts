@@ -3,8 +3,6 @@ import {
   type Address,
   type Chain,
   type Client,
-  decodeFunctionData,
-  encodeFunctionData,
   type Hex,
   keccak256,
   type LocalAccount,
@@ -13,23 +11,15 @@ import {
 } from "viem";
 import {
   call,
-  estimateContractGas,
   estimateFeesPerGas,
   getBlock,
   getBlockNumber,
   getTransactionCount,
   getTransactionReceipt,
 } from "viem/actions";
-import { agentEscrowAbi } from "../abi/index.ts";
 import { ActionError, readAgreement, readAuthorizationState, toActionError } from "../actions/index.ts";
-import {
-  type AgreementRef,
-  agreementRef,
-  decodeTerms,
-  encodeActivation,
-  type FundingAuthorization,
-} from "../eip712/index.ts";
 import { bumped, classifyBroadcastError } from "./broadcast.ts";
+import { type PreparedCall, prepareCall, storedPayload } from "./calls.ts";
 import type { Sql } from "./store/sql.ts";
 
 type AnyClient = Client<Transport, Chain | undefined, Account | undefined>;
@@ -40,6 +30,8 @@ export type RelayerChain = {
   /** Reads, simulations and broadcasts go through this client. */
   readonly client: AnyClient;
   readonly escrow: Address;
+  /** The DirectPayment contract, for direct payment jobs. */
+  readonly directPayment?: Address;
   /** Blocks on top of the mined one before an agreement counts as active (default 1). */
   readonly confirmations?: number;
   /** Highest `maxFeePerGas` the relayer pays, in wei (default: no cap). */
@@ -53,14 +45,12 @@ export type RelayerChain = {
    * chain's clock (default 60): it would only revert on chain, or strand the nonce.
    */
   readonly deadlineMarginSeconds?: number;
-};
-
-/** What an activation job stores: the parsed body, ready to encode. */
-export type ActivationPayload = {
-  readonly packedTerms: Hex;
-  readonly escrow: Address;
-  readonly authorization: { validAfter: string; validBefore: string; signature: Hex };
-  readonly feePermit?: { value: string; deadline: string; signature: Hex };
+  /**
+   * Cancel a broadcast activation still unmined this many seconds before its authorization
+   * expires (default 30), by replacing it with a no-op self-send at the same nonce, so that it
+   * never reverts on chain and the nonce is not held by a call that can no longer succeed.
+   */
+  readonly cancelMarginSeconds?: number;
 };
 
 /** Logger with pino's signature (`logger.info(obj, msg)`); every method optional to call. */
@@ -117,34 +107,11 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return results;
 }
 
+/** Gas of a no-op self-send (a gap filler or a cancellation). */
+const NO_OP_GAS = 21_000n;
+
 const BACKOFF_MS = [500, 1_000, 2_000, 5_000, 10_000, 30_000] as const;
 const MAX_TRANSIENT_ATTEMPTS = 12;
-
-/** The call an activation job sends. */
-function activationCall(payload: ActivationPayload, chainId: number): { agreement: AgreementRef; data: Hex } {
-  const agreement = agreementRef(decodeTerms(payload.packedTerms), { chainId, escrow: payload.escrow });
-  const authorization: FundingAuthorization = {
-    validAfter: BigInt(payload.authorization.validAfter),
-    validBefore: BigInt(payload.authorization.validBefore),
-    signature: payload.authorization.signature,
-  };
-  const activation = encodeActivation(agreement.terms, authorization);
-  const data = payload.feePermit
-    ? encodeFunctionData({
-        abi: agentEscrowAbi,
-        functionName: "activateWithFeePermit",
-        args: [
-          activation,
-          {
-            value: BigInt(payload.feePermit.value),
-            deadline: BigInt(payload.feePermit.deadline),
-            signature: payload.feePermit.signature,
-          },
-        ],
-      })
-    : encodeFunctionData({ abi: agentEscrowAbi, functionName: "activate", args: [activation] });
-  return { agreement, data };
-}
 
 /**
  * Why a simulated activation is refused for good (the seed's 400), from the revert: a typed
@@ -266,23 +233,15 @@ export async function acquireLease(ctx: WorkerContext): Promise<bigint | undefin
 export async function tick(ctx: WorkerContext): Promise<void> {
   const fence = await acquireLease(ctx);
   if (fence === undefined) return;
-  const t0 = performance.now();
   await prepare(ctx, fence);
-  const t1 = performance.now();
   await send(ctx, fence);
-  const t2 = performance.now();
   await watch(ctx);
-  const t3 = performance.now();
-  if (process.env.PROFILE && t3 - t0 > 5)
-    console.log(
-      `${t0.toFixed(0)} pass prepare ${(t1 - t0).toFixed(0)} send ${(t2 - t1).toFixed(0)} watch ${(t3 - t2).toFixed(0)}`,
-    );
 }
 
 /** Check and simulate queued jobs, then give each a nonce (in one store transaction). */
 async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
-  const { rows } = await ctx.sql.query<{ id: string; payload: ActivationPayload }>(
-    `SELECT id, payload FROM relayer_jobs
+  const { rows } = await ctx.sql.query<{ id: string; kind: string; payload: unknown }>(
+    `SELECT id, kind, payload FROM relayer_jobs
      WHERE chain_id = $1 AND status = 'submitting' AND tx_id IS NULL AND next_run_at <= now()
      ORDER BY created_at LIMIT 256`,
     [ctx.chain.chainId],
@@ -293,27 +252,27 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
   // Checks and simulations run side by side; nonces are then claimed together, in order.
   const limits = gasLimitsOf(ctx);
   const checked = await mapLimit(rows, CONCURRENCY, async (job) => {
-    const payload = typeof job.payload === "string" ? (JSON.parse(job.payload) as ActivationPayload) : job.payload;
-    const { agreement, data } = activationCall(payload, ctx.chain.chainId);
-    if (BigInt(payload.authorization.validBefore) <= now + margin) {
+    const prepared = prepareCall(storedPayload(job.kind, job.payload), ctx.chain.chainId);
+    const { validBefore } = prepared.authorization;
+    if (validBefore <= now + margin) {
       // Deadline-aware: an authorization about to expire is never sent to revert on chain.
-      const reason =
-        BigInt(payload.authorization.validBefore) <= now ? "authorization_expired" : "authorization_expiring";
+      const reason = validBefore <= now ? "authorization_expired" : "authorization_expiring";
       await setJob(
         ctx,
         job.id,
-        { status: "failed", reason, detail: { validBefore: payload.authorization.validBefore } },
+        { status: "failed", reason, detail: { validBefore: validBefore.toString() } },
         { onlyUnclaimed: true },
       );
       return undefined;
     }
     let gas: bigint;
     try {
-      gas = await simulate(ctx, limits, agreement.escrow, data);
+      gas = await simulate(ctx, limits, prepared);
     } catch (failure) {
-      const error = toActionError(failure, "activate", agreement.escrow);
+      const error = toActionError(failure, prepared.functionName, prepared.to);
       const reason = permanentReason(error);
-      if (reason === "agreement_exists" || reason === "authorization_used") {
+      const agreement = prepared.agreement;
+      if (agreement && (reason === "agreement_exists" || reason === "authorization_used")) {
         // Someone else activated it (or an earlier attempt did): the chain decides.
         const view = await readAgreement(ctx.chain.client, agreement).catch(() => undefined);
         if (view && view.status !== "none") {
@@ -335,7 +294,7 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
       }
       return undefined;
     }
-    return { job, agreement, data, gas };
+    return { job, prepared, gas };
   });
   const ready = checked.filter((c) => c !== undefined);
   if (ready.length === 0) return;
@@ -367,8 +326,8 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
         ctx.signer.address.toLowerCase(),
         take.map((r) => r.job.id),
         take.map((_, i) => (first + BigInt(i)).toString()),
-        take.map((r) => r.agreement.escrow),
-        take.map((r) => r.data),
+        take.map((r) => r.prepared.to),
+        take.map((r) => r.prepared.data),
         take.map((r) => r.gas.toString()),
       ],
     );
@@ -388,42 +347,23 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
 }
 
 /**
- * Simulate an activation and return the gas limit to send it with. The first job of a kind is
+ * Simulate a call and return the gas limit to send it with. The first call of a kind is
  * estimated (`eth_estimateGas`, plus 20%); later ones of that kind are simulated once (`eth_call`)
- * at the highest limit estimated so far, which proves that limit suffices for them. A call that fails is estimated
- * after all, so a refusal is read from the estimate's revert.
+ * at the highest limit estimated so far, which proves that limit suffices for them. A call that
+ * fails is estimated after all, so a refusal is read from the estimate's decoded revert.
  */
-async function simulate(ctx: WorkerContext, limits: Map<string, bigint>, escrow: Address, data: Hex): Promise<bigint> {
-  const args = decodeFunctionData({ abi: agentEscrowAbi, data });
-  const known = limits.get(args.functionName);
+async function simulate(ctx: WorkerContext, limits: Map<string, bigint>, prepared: PreparedCall): Promise<bigint> {
+  const known = limits.get(prepared.functionName);
   if (known !== undefined) {
     try {
-      await call(ctx.chain.client, { account: ctx.signer.address, to: escrow, data, gas: known });
+      await call(ctx.chain.client, { account: ctx.signer.address, to: prepared.to, data: prepared.data, gas: known });
       return known;
     } catch {
       // Estimated below: a revert gives its reason there, a low limit a higher one.
     }
   }
-  const estimate =
-    args.functionName === "activateWithFeePermit"
-      ? await estimateContractGas(ctx.chain.client, {
-          address: escrow,
-          abi: agentEscrowAbi,
-          functionName: "activateWithFeePermit",
-          args: args.args,
-          account: ctx.signer,
-        })
-      : args.functionName === "activate"
-        ? await estimateContractGas(ctx.chain.client, {
-            address: escrow,
-            abi: agentEscrowAbi,
-            functionName: "activate",
-            args: args.args,
-            account: ctx.signer,
-          })
-        : 0n;
-  const limit = (estimate * 12n) / 10n;
-  if (known === undefined || limit > known) limits.set(args.functionName, limit);
+  const limit = ((await prepared.estimate(ctx.chain.client, ctx.signer)) * 12n) / 10n;
+  if (known === undefined || limit > known) limits.set(prepared.functionName, limit);
   return limit;
 }
 
@@ -449,10 +389,16 @@ async function fillGaps(ctx: WorkerContext, highest: bigint): Promise<number> {
     if (!(await holdsLease(t, ctx, fence))) return 0;
     const { rows } = await t.query<{ nonce: string }>(
       `INSERT INTO relayer_txs (job_id, chain_id, signer, nonce, to_address, data, gas_limit, status)
-       SELECT NULL, $1, $2, n, $2, '0x', 21000, 'nonce_assigned' FROM generate_series($3::bigint, $4::bigint - 1) AS n
+       SELECT NULL, $1, $2, n, $2, '0x', $5, 'nonce_assigned' FROM generate_series($3::bigint, $4::bigint - 1) AS n
        WHERE NOT EXISTS (SELECT 1 FROM relayer_txs x WHERE x.chain_id = $1 AND x.signer = $2 AND x.nonce = n)
        ON CONFLICT DO NOTHING RETURNING nonce`,
-      [ctx.chain.chainId, ctx.signer.address.toLowerCase(), pending.toString(), highest.toString()],
+      [
+        ctx.chain.chainId,
+        ctx.signer.address.toLowerCase(),
+        pending.toString(),
+        highest.toString(),
+        NO_OP_GAS.toString(),
+      ],
     );
     if (rows.length > 0) {
       ctx.log.warn({ nonces: rows.map((r) => r.nonce) }, "filling nonce gaps with no-op self-sends");
@@ -502,6 +448,8 @@ type TxRow = {
 type AttemptRow = {
   hash: Hex;
   raw: Hex;
+  /** A no-op self-send replacing the call (a cancellation near the deadline). */
+  cancel: boolean;
   max_fee_per_gas: string;
   max_priority_fee_per_gas: string;
   created_at: Date | string;
@@ -516,16 +464,17 @@ async function fees(ctx: WorkerContext): Promise<{ maxFeePerGas: bigint; maxPrio
   return { maxFeePerGas, maxPriorityFeePerGas };
 }
 
-/** Sign a new attempt, store it (raw bytes and hash) and only then broadcast it. */
+/** Sign a new attempt (the call, or its cancellation), store it (raw bytes and hash) and only then broadcast it. */
 async function signStoreBroadcast(
   ctx: WorkerContext,
   fence: bigint,
   tx: TxRow,
   fee: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint },
+  cancel: boolean,
 ): Promise<void> {
-  const raw = await signAttempt(ctx, tx, fee);
+  const raw = await signAttempt(ctx, tx, fee, cancel);
   const hash = keccak256(raw);
-  if (!(await storeAttempts(ctx, fence, [{ tx, raw, hash }], fee))) return;
+  if (!(await storeAttempts(ctx, fence, [{ tx, raw, hash, cancel }], fee))) return;
   await reportStep(ctx, "attempt_stored", tx.job_id, tx.id);
   await broadcast(ctx, tx, { hash, raw });
 }
@@ -585,21 +534,21 @@ async function reconcile(ctx: WorkerContext, tx: TxRow): Promise<void> {
     return;
   }
   const jobId = tx.job_id;
-  const { rows } = await ctx.sql.query<{ payload: ActivationPayload }>(
-    "SELECT payload FROM relayer_jobs WHERE id = $1",
+  const { rows } = await ctx.sql.query<{ kind: string; payload: unknown }>(
+    "SELECT kind, payload FROM relayer_jobs WHERE id = $1",
     [jobId],
   );
-  const raw = rows[0]?.payload;
-  if (!raw) return;
-  const payload = typeof raw === "string" ? (JSON.parse(raw) as ActivationPayload) : raw;
-  const { agreement } = activationCall(payload, ctx.chain.chainId);
+  const row = rows[0];
+  if (!row) return;
+  const { authorization, agreement } = prepareCall(storedPayload(row.kind, row.payload), ctx.chain.chainId);
   const used = await readAuthorizationState(
     ctx.chain.client,
-    agreement.terms.token,
-    agreement.terms.buyer,
-    agreement.id,
+    authorization.token,
+    authorization.from,
+    authorization.nonce,
   );
-  const activeElsewhere = used && (await readAgreement(ctx.chain.client, agreement)).status !== "none";
+  const activeElsewhere =
+    used && agreement !== undefined && (await readAgreement(ctx.chain.client, agreement)).status !== "none";
   const outcome = activeElsewhere
     ? { status: "active", reason: "activated_elsewhere" }
     : used
@@ -636,8 +585,8 @@ async function send(ctx: WorkerContext, fence: bigint): Promise<void> {
     const fee = await fees(ctx); // one fee estimate per pass
     const attempts = await Promise.all(
       unsigned.map(async (tx) => {
-        const raw = await signAttempt(ctx, tx, fee);
-        return { tx, raw, hash: keccak256(raw) };
+        const raw = await signAttempt(ctx, tx, fee, false);
+        return { tx, raw, hash: keccak256(raw), cancel: false };
       }),
     );
     if (!(await storeAttempts(ctx, fence, attempts, fee))) return;
@@ -663,19 +612,21 @@ async function send(ctx: WorkerContext, fence: bigint): Promise<void> {
 async function storeAttempts(
   ctx: WorkerContext,
   fence: bigint,
-  attempts: readonly { tx: TxRow; raw: Hex; hash: Hex }[],
+  attempts: readonly { tx: TxRow; raw: Hex; hash: Hex; cancel: boolean }[],
   fee: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint },
 ): Promise<boolean> {
   return ctx.sql.transaction(async (t) => {
     if (!(await holdsLease(t, ctx, fence))) return false;
     await t.query(
-      `INSERT INTO relayer_attempts (hash, tx_id, raw, max_fee_per_gas, max_priority_fee_per_gas)
-       SELECT v.hash, v.tx_id, v.raw, $4, $5 FROM unnest($1::text[], $2::bigint[], $3::text[]) AS v(hash, tx_id, raw)
+      `INSERT INTO relayer_attempts (hash, tx_id, raw, cancel, max_fee_per_gas, max_priority_fee_per_gas)
+       SELECT v.hash, v.tx_id, v.raw, v.cancel, $5, $6
+       FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[]) AS v(hash, tx_id, raw, cancel)
        ON CONFLICT DO NOTHING`,
       [
         attempts.map((a) => a.hash),
         attempts.map((a) => a.tx.id),
         attempts.map((a) => a.raw),
+        attempts.map((a) => a.cancel),
         fee.maxFeePerGas.toString(),
         fee.maxPriorityFeePerGas.toString(),
       ],
@@ -697,14 +648,20 @@ async function holdsLease(t: Sql, ctx: WorkerContext, fence: bigint): Promise<bo
   return rows[0] !== undefined && BigInt(rows[0].fence) === fence && rows[0].lease_owner === ctx.instanceId;
 }
 
-function signAttempt(ctx: WorkerContext, tx: TxRow, fee: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }) {
+/** Sign the transaction's call at this nonce, or, to cancel it, a no-op self-send at the same nonce. */
+function signAttempt(
+  ctx: WorkerContext,
+  tx: TxRow,
+  fee: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint },
+  cancel: boolean,
+) {
   return ctx.signer.signTransaction({
     type: "eip1559",
     chainId: ctx.chain.chainId,
     nonce: Number(tx.nonce),
-    to: tx.to_address,
-    data: tx.data,
-    gas: BigInt(tx.gas_limit),
+    to: cancel ? ctx.signer.address : tx.to_address,
+    data: cancel ? "0x" : tx.data,
+    gas: cancel ? NO_OP_GAS : BigInt(tx.gas_limit),
     value: 0n,
     maxFeePerGas: fee.maxFeePerGas,
     maxPriorityFeePerGas: fee.maxPriorityFeePerGas,
@@ -787,8 +744,10 @@ async function watch(ctx: WorkerContext): Promise<void> {
       ctx.log.warn({ error: String(error) }, "could not check for nonce gaps; retrying next pass"),
     );
   }
+  const expiring = await expiringJobs(ctx, unmined);
   await mapLimit(unmined, CONCURRENCY, async ({ tx, attempts }) => {
     try {
+      if (tx.job_id !== null && expiring.has(tx.job_id) && (await cancel(ctx, tx, attempts))) return;
       if (tx.status === "mined") {
         ctx.log.warn({ tx: tx.id, hash: tx.mined_hash }, "mined transaction gone after a reorg; rebroadcasting");
         await ctx.sql.query(
@@ -815,15 +774,18 @@ async function watch(ctx: WorkerContext): Promise<void> {
       [final.map((f) => f.tx.id)],
     );
     if (done.length === 0) return done;
-    const success = (r: { id: string }) => byTx.get(String(r.id))?.mined.success === true;
+    // The call mined and succeeded: active. It reverted: failed. Its cancellation mined instead:
+    // failed, the authorization unused (it was about to expire).
+    const outcome = (r: { id: string }): { status: string; reason: string | null } => {
+      const mined = byTx.get(String(r.id))?.mined;
+      if (mined?.cancel) return { status: "failed", reason: "authorization_expiring" };
+      return mined?.success ? { status: "active", reason: null } : { status: "failed", reason: "reverted_on_chain" };
+    };
+    const jobs = done.filter((r) => r.job_id !== null);
     await t.query(
       `UPDATE relayer_jobs j SET status = v.status, reason = v.reason, updated_at = now()
        FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, status, reason) WHERE j.id = v.id`,
-      [
-        done.map((r) => r.job_id),
-        done.map((r) => (success(r) ? "active" : "failed")),
-        done.map((r) => (success(r) ? null : "reverted_on_chain")),
-      ],
+      [jobs.map((r) => r.job_id), jobs.map((r) => outcome(r).status), jobs.map((r) => outcome(r).reason)],
     );
     return done;
   });
@@ -837,12 +799,13 @@ async function watch(ctx: WorkerContext): Promise<void> {
 async function minedAttempt(
   ctx: WorkerContext,
   attempts: readonly AttemptRow[],
-): Promise<{ hash: Hex; block: bigint; blockHash: Hex; success: boolean } | undefined> {
+): Promise<{ hash: Hex; block: bigint; blockHash: Hex; success: boolean; cancel: boolean } | undefined> {
   for (const a of attempts) {
     const receipt = await receiptOf(ctx, a.hash);
     if (receipt) {
       return {
         hash: a.hash,
+        cancel: a.cancel,
         block: receipt.blockNumber,
         blockHash: receipt.blockHash,
         success: receipt.status === "success",
@@ -873,7 +836,8 @@ async function keepAlive(ctx: WorkerContext, tx: TxRow, attempts: AttemptRow[]):
       const fence = await acquireLease(ctx);
       if (fence !== undefined) {
         ctx.log.info({ tx: tx.id, ...fee }, "replacing a stuck transaction with higher fees");
-        await signStoreBroadcast(ctx, fence, tx, fee);
+        // A cancellation stays a cancellation.
+        await signStoreBroadcast(ctx, fence, tx, fee, latest.cancel);
         return;
       }
     }
@@ -881,4 +845,54 @@ async function keepAlive(ctx: WorkerContext, tx: TxRow, attempts: AttemptRow[]):
   if (age >= (ctx.chain.rebroadcastMs ?? 3_000) || latest.broadcast_at === null) {
     await broadcast(ctx, tx, { hash: latest.hash, raw: latest.raw });
   }
+}
+
+/**
+ * The jobs among these unmined transactions whose authorization expires within the cancel margin
+ * of the chain's clock (their call could only revert from then on). One block read and one store
+ * read per pass, and only when such transactions are waiting.
+ */
+async function expiringJobs(
+  ctx: WorkerContext,
+  unmined: readonly { tx: TxRow; attempts: readonly AttemptRow[] }[],
+): Promise<Set<string>> {
+  const ids = unmined.flatMap(({ tx, attempts }) =>
+    tx.job_id !== null && !attempts.some((a) => a.cancel) ? [tx.job_id] : [],
+  );
+  if (ids.length === 0) return new Set();
+  const { rows } = await ctx.sql.query<{ id: string; kind: string; payload: unknown }>(
+    "SELECT id, kind, payload FROM relayer_jobs WHERE id = ANY($1::text[])",
+    [ids],
+  );
+  const now = (await getBlock(ctx.chain.client)).timestamp;
+  const margin = BigInt(ctx.chain.cancelMarginSeconds ?? 30);
+  const ends = (r: (typeof rows)[number]) =>
+    prepareCall(storedPayload(r.kind, r.payload), ctx.chain.chainId).authorization.validBefore;
+  return new Set(rows.filter((r) => ends(r) <= now + margin).map((r) => r.id));
+}
+
+/**
+ * Replace an unmined call whose authorization is about to expire with a no-op self-send at the
+ * same nonce, both fees raised by at least 12.5% over its latest attempt (the replacement rule),
+ * stored before it is broadcast. Whichever of the two mines decides the job: the call makes it
+ * active, the cancellation fails it as `authorization_expiring`. Returns whether it was sent.
+ */
+async function cancel(ctx: WorkerContext, tx: TxRow, attempts: readonly AttemptRow[]): Promise<boolean> {
+  const latest = attempts[0];
+  if (!latest || latest.cancel) return false;
+  const current = await fees(ctx);
+  const fee = {
+    maxFeePerGas: larger(current.maxFeePerGas, bumped(BigInt(latest.max_fee_per_gas))),
+    maxPriorityFeePerGas: larger(current.maxPriorityFeePerGas, bumped(BigInt(latest.max_priority_fee_per_gas))),
+  };
+  const cap = ctx.chain.maxFeePerGas;
+  if (cap !== undefined && fee.maxFeePerGas > cap) {
+    ctx.log.warn({ tx: tx.id, ...fee, cap }, "cannot cancel an expiring activation within the fee cap");
+    return false;
+  }
+  const fence = await acquireLease(ctx);
+  if (fence === undefined) return false;
+  ctx.log.warn({ tx: tx.id, job: tx.job_id, nonce: tx.nonce }, "cancelling an activation about to expire");
+  await signStoreBroadcast(ctx, fence, tx, fee, true);
+  return true;
 }

@@ -92,6 +92,14 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       ALTER TABLE relayer_txs ALTER COLUMN job_id DROP NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: "cancellations: no-op self-sends that replace an activation near its deadline",
+    sql: `
+      -- An attempt that replaces the transaction's call with a no-op self-send at the same nonce.
+      ALTER TABLE relayer_attempts ADD COLUMN cancel boolean NOT NULL DEFAULT false;
+    `,
+  },
 ];
 
 const LOCK_KEY = 72_657_300; // an arbitrary advisory-lock key for this schema

@@ -1,0 +1,224 @@
+import {
+  type Account,
+  type Address,
+  type Chain,
+  type Client,
+  encodeFunctionData,
+  type Hex,
+  type LocalAccount,
+  type Transport,
+} from "viem";
+import { estimateContractGas } from "viem/actions";
+import { agentEscrowAbi, directPaymentAbi, fiatTokenAbi } from "../abi/index.ts";
+import {
+  type AgreementRef,
+  agreementRef,
+  decodeTerms,
+  encodeActivation,
+  type FundingAuthorization,
+} from "../eip712/index.ts";
+import { RelayerError } from "./errors.ts";
+
+type AnyClient = Client<Transport, Chain | undefined, Account | undefined>;
+
+/** The kinds of job the relayer sends. */
+export type JobKind = "activation" | "x402_settlement" | "direct_payment";
+
+/** What an activation job stores: the parsed body, ready to encode. */
+export type ActivationPayload = {
+  readonly packedTerms: Hex;
+  readonly escrow: Address;
+  readonly authorization: { validAfter: string; validBefore: string; signature: Hex };
+  readonly feePermit?: { value: string; deadline: string; signature: Hex };
+};
+
+/** An EIP-3009 `transferWithAuthorization` as it is stored (amounts as decimal strings). */
+export type TransferPayload = {
+  readonly token: Address;
+  readonly from: Address;
+  readonly to: Address;
+  readonly value: string;
+  readonly validAfter: string;
+  readonly validBefore: string;
+  readonly nonce: Hex;
+  readonly signature: Hex;
+};
+
+/** An x402 'exact' settlement job: the payer's authorization, executed at the token. */
+export type X402SettlementPayload = TransferPayload;
+
+/** A direct payment job: `DirectPayment.pay` with the buyer's authorization to the seller and fee permit. */
+export type DirectPaymentPayload = TransferPayload & {
+  readonly directPayment: Address;
+  readonly feePermit: { readonly value: string; readonly signature: Hex };
+};
+
+/** A job's kind and payload, as stored. */
+export type JobPayload =
+  | { readonly kind: "activation"; readonly payload: ActivationPayload }
+  | { readonly kind: "x402_settlement"; readonly payload: X402SettlementPayload }
+  | { readonly kind: "direct_payment"; readonly payload: DirectPaymentPayload };
+
+/** The transaction a job sends, and what the pipeline needs to know about it. */
+export type PreparedCall = {
+  readonly to: Address;
+  readonly data: Hex;
+  /** The function called: the key of a gas limit proven for this kind of call. */
+  readonly functionName: string;
+  /**
+   * The EIP-3009 authorization the call spends, whose nonce tells whether it was executed; and
+   * its end, after which the call can only revert.
+   */
+  readonly authorization: {
+    readonly token: Address;
+    readonly from: Address;
+    readonly nonce: Hex;
+    readonly validBefore: bigint;
+  };
+  /** For an activation: the agreement, to see whether someone else activated it. */
+  readonly agreement?: AgreementRef;
+  /** `eth_estimateGas` of the call from `account`; a refusal throws the decoded revert. */
+  estimate(client: AnyClient, account: LocalAccount): Promise<bigint>;
+};
+
+/** The payload a stored row holds (drivers give jsonb back parsed, some as text). */
+export function storedPayload(kind: string, payload: unknown): JobPayload {
+  const value: unknown = typeof payload === "string" ? JSON.parse(payload) : payload;
+  // The store holds only what submit* wrote for this kind.
+  switch (kind) {
+    case "activation":
+      return { kind, payload: value as ActivationPayload };
+    case "x402_settlement":
+      return { kind, payload: value as X402SettlementPayload };
+    case "direct_payment":
+      return { kind, payload: value as DirectPaymentPayload };
+    default:
+      throw new RelayerError("JOB_KIND_UNKNOWN", `a stored job has the unknown kind ${kind}`, { kind });
+  }
+}
+
+/** The call a job sends on `chainId`. */
+export function prepareCall(job: JobPayload, chainId: number): PreparedCall {
+  switch (job.kind) {
+    case "activation":
+      return activationCall(job.payload, chainId);
+    case "x402_settlement":
+      return transferCall(job.payload);
+    case "direct_payment":
+      return directPaymentCall(job.payload);
+  }
+}
+
+function activationCall(payload: ActivationPayload, chainId: number): PreparedCall {
+  const agreement = agreementRef(decodeTerms(payload.packedTerms), { chainId, escrow: payload.escrow });
+  const authorization: FundingAuthorization = {
+    validAfter: BigInt(payload.authorization.validAfter),
+    validBefore: BigInt(payload.authorization.validBefore),
+    signature: payload.authorization.signature,
+  };
+  const activation = encodeActivation(agreement.terms, authorization);
+  const spends = {
+    token: agreement.terms.token,
+    from: agreement.terms.buyer,
+    nonce: agreement.id,
+    validBefore: authorization.validBefore,
+  };
+  const escrow = agreement.escrow;
+  if (payload.feePermit) {
+    const permit = {
+      value: BigInt(payload.feePermit.value),
+      deadline: BigInt(payload.feePermit.deadline),
+      signature: payload.feePermit.signature,
+    };
+    return {
+      to: escrow,
+      data: encodeFunctionData({
+        abi: agentEscrowAbi,
+        functionName: "activateWithFeePermit",
+        args: [activation, permit],
+      }),
+      functionName: "activateWithFeePermit",
+      authorization: spends,
+      agreement,
+      estimate: (client, account) =>
+        estimateContractGas(client, {
+          address: escrow,
+          abi: agentEscrowAbi,
+          functionName: "activateWithFeePermit",
+          args: [activation, permit],
+          account,
+        }),
+    };
+  }
+  return {
+    to: escrow,
+    data: encodeFunctionData({ abi: agentEscrowAbi, functionName: "activate", args: [activation] }),
+    functionName: "activate",
+    authorization: spends,
+    agreement,
+    estimate: (client, account) =>
+      estimateContractGas(client, {
+        address: escrow,
+        abi: agentEscrowAbi,
+        functionName: "activate",
+        args: [activation],
+        account,
+      }),
+  };
+}
+
+function transferCall(p: TransferPayload): PreparedCall {
+  const args = [
+    p.from,
+    p.to,
+    BigInt(p.value),
+    BigInt(p.validAfter),
+    BigInt(p.validBefore),
+    p.nonce,
+    p.signature,
+  ] as const;
+  return {
+    to: p.token,
+    data: encodeFunctionData({ abi: fiatTokenAbi, functionName: "transferWithAuthorization", args }),
+    functionName: "transferWithAuthorization",
+    authorization: { token: p.token, from: p.from, nonce: p.nonce, validBefore: BigInt(p.validBefore) },
+    estimate: (client, account) =>
+      estimateContractGas(client, {
+        address: p.token,
+        abi: fiatTokenAbi,
+        functionName: "transferWithAuthorization",
+        args,
+        account,
+      }),
+  };
+}
+
+function directPaymentCall(p: DirectPaymentPayload): PreparedCall {
+  const args = [
+    {
+      token: p.token,
+      buyer: p.from,
+      seller: p.to,
+      amount: BigInt(p.value),
+      validAfter: BigInt(p.validAfter),
+      validBefore: BigInt(p.validBefore),
+      nonce: p.nonce,
+      signature: p.signature,
+    },
+    { value: BigInt(p.feePermit.value), signature: p.feePermit.signature },
+  ] as const;
+  return {
+    to: p.directPayment,
+    data: encodeFunctionData({ abi: directPaymentAbi, functionName: "pay", args }),
+    functionName: "pay",
+    authorization: { token: p.token, from: p.from, nonce: p.nonce, validBefore: BigInt(p.validBefore) },
+    estimate: (client, account) =>
+      estimateContractGas(client, {
+        address: p.directPayment,
+        abi: directPaymentAbi,
+        functionName: "pay",
+        args,
+        account,
+      }),
+  };
+}
