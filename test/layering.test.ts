@@ -22,6 +22,7 @@ const LAYER: Record<string, number> = {
   relayer: 6,
   deploy: 6,
   testing: 6,
+  service: 7,
 };
 
 function files(dir: string): string[] {

@@ -90,6 +90,25 @@ export async function findJob(sql: Sql, idOrRequestId: string): Promise<Job | un
   return row ? toJob(row) : undefined;
 }
 
+/** The job of this payload (its dedupe key), if any. */
+export async function findJobByKey(sql: Sql, dedupeKey: string): Promise<Job | undefined> {
+  const { rows } = await sql.query<JobRow>(`${SELECT_JOB} WHERE j.dedupe_key = $1`, [dedupeKey]);
+  const row = rows[0];
+  return row ? toJob(row) : undefined;
+}
+
+/** The latest jobs, newest first, optionally of one status (as stored: `submitting`, `active`, `failed`). */
+export async function listJobs(
+  sql: Sql,
+  filter: { readonly status?: string; readonly limit?: number } = {},
+): Promise<Job[]> {
+  const { rows } = await sql.query<JobRow>(
+    `${SELECT_JOB} WHERE ($1::text IS NULL OR j.status = $1) ORDER BY j.created_at DESC LIMIT $2`,
+    [filter.status ?? null, Math.min(Math.max(filter.limit ?? 100, 1), 1_000)],
+  );
+  return rows.map(toJob);
+}
+
 /** The jobs with these ids (any order; missing ones left out). */
 export async function findJobs(sql: Sql, ids: readonly string[]): Promise<Job[]> {
   if (ids.length === 0) return [];

@@ -4,7 +4,16 @@ import { AgentEscrowError } from "../errors.ts";
 import { type ExactPayload, parseActivationSignatures, parseDirectPaymentBody } from "../wire/index.ts";
 import type { ActivationPayload, DirectPaymentPayload, JobKind, X402SettlementPayload } from "./calls.ts";
 import { RelayerError } from "./errors.ts";
-import { findJob, findJobs, insertJob, type Job, RETRYABLE_REASONS, requeueIfRetryable } from "./jobs.ts";
+import {
+  findJob,
+  findJobByKey,
+  findJobs,
+  insertJob,
+  type Job,
+  listJobs,
+  RETRYABLE_REASONS,
+  requeueIfRetryable,
+} from "./jobs.ts";
 import { NO_METRICS, type RelayerMetricsOptions, relayerMetrics } from "./metrics.ts";
 import type { Store } from "./store/sql.ts";
 import { type RelayerChain, type RelayerLogger, type StepHook, tick, type WorkerContext } from "./worker.ts";
@@ -35,6 +44,10 @@ export type RelayerOptions = {
 
 /** A durable, idempotent transaction pipeline for backend services. */
 export type Relayer = {
+  /** The chains served, as configured. */
+  readonly chains: readonly RelayerChain[];
+  /** Whether the store answers (one round trip); throws its error otherwise. */
+  health(): Promise<{ readonly store: "ok" }>;
   /**
    * Take the buyer's activation body (`POST .../activate-escrow`) and return at once with the job
    * in status `submitting` (the seed's 202). The same request id, or the same agreement, returns
@@ -62,6 +75,13 @@ export type Relayer = {
   submitDirectPayment(body: unknown, options: { readonly requestId: string; readonly chainId: number }): Promise<Job>;
   /** The job with this id or request id, if any. */
   getJob(idOrRequestId: string): Promise<Job | undefined>;
+  /** The activation job of this agreement on this chain (whatever its request id), if any. */
+  getActivation(chainId: number, agreementId: string): Promise<Job | undefined>;
+  /** The latest jobs, newest first (at most `limit`, default 100), optionally of one status. */
+  listJobs(filter?: {
+    readonly status?: "submitting" | "active" | "confirmed" | "failed";
+    readonly limit?: number;
+  }): Promise<Job[]>;
   /**
    * Wait until the job is `active` or `failed`.
    * @throws {RelayerError} `JOB_NOT_FOUND`, `WAIT_TIMEOUT` (the job goes on).
@@ -76,6 +96,10 @@ export type Relayer = {
 };
 
 const noop = () => undefined;
+
+/** The key of an activation: one job per (chain, escrow, agreement), whatever the request id. */
+const activationKey = (chainId: number, escrow: Address, agreementId: string) =>
+  `activation:${chainId}:${escrow.toLowerCase()}:${agreementId.toLowerCase()}`;
 
 /** A body that does not parse, as the relayer's typed refusal (the seed's 400); anything else passes through. */
 function invalid(cause: unknown): unknown {
@@ -193,6 +217,11 @@ export function createRelayer(options: RelayerOptions): Relayer {
     `eip3009:${chainId}:${token.toLowerCase()}:${from.toLowerCase()}:${nonce.toLowerCase()}`;
 
   return {
+    chains: options.chains,
+    async health() {
+      await sql.query("SELECT 1");
+      return { store: "ok" };
+    },
     async submitX402Settlement({ asset, payload: exact }, { chainId, requestId }) {
       chainOf(chainId);
       const a = exact.authorization;
@@ -248,7 +277,7 @@ export function createRelayer(options: RelayerOptions): Relayer {
       let dedupeKey: string;
       try {
         const signed = parseActivationSignatures(body, { chainId, escrow: chain.escrow });
-        dedupeKey = `activation:${chainId}:${signed.agreement.escrow.toLowerCase()}:${signed.agreement.id}`;
+        dedupeKey = activationKey(chainId, signed.agreement.escrow, signed.agreement.id);
         payload = {
           packedTerms: signed.agreement.packed,
           escrow: signed.agreement.escrow,
@@ -284,6 +313,14 @@ export function createRelayer(options: RelayerOptions): Relayer {
       return job;
     },
     getJob: (idOrRequestId) => findJob(sql, idOrRequestId),
+    getActivation: (chainId, agreementId) =>
+      findJobByKey(sql, activationKey(chainId, chainOf(chainId).escrow, agreementId)),
+    listJobs: (filter = {}) =>
+      // A payment's `confirmed` is stored as `active` (its call succeeded at depth).
+      listJobs(sql, {
+        ...(filter.status ? { status: filter.status === "confirmed" ? "active" : filter.status } : {}),
+        ...(filter.limit !== undefined ? { limit: filter.limit } : {}),
+      }),
     async waitFor(idOrRequestId, waitOptions = {}) {
       const deadline = Date.now() + (waitOptions.timeoutMs ?? 120_000);
       for (;;) {

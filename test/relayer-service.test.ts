@@ -1,0 +1,176 @@
+// The relayer's HTTP service over real HTTP, on anvil with Circle's real FiatToken at Base's USDC
+// address: the seeds' activate-escrow (202) and escrow-status, errors as JSON with stable codes,
+// operator authentication, and signed webhooks.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createPublicClient, http } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRelayer, pgliteStore, type Relayer, type Store } from "../src/relayer/index.ts";
+import {
+  createRelayerService,
+  type ServedService,
+  serveRelayerService,
+  verifyWebhookSignature,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+  webhookNotifier,
+} from "../src/service/index.ts";
+import { base, type RelayerChainFixture, startRelayerChain } from "./support/relayer-chain.ts";
+
+const API_KEY = "operator-key-for-tests";
+const WEBHOOK_SECRET = "webhook-secret-for-tests";
+
+let chain: RelayerChainFixture;
+let store: Store;
+let relayer: Relayer;
+let served: ServedService;
+const deliveries: { body: string; timestamp: string | undefined; signature: string | undefined }[] = [];
+let receiver: ReturnType<typeof createServer>;
+
+beforeAll(async () => {
+  chain = await startRelayerChain();
+  receiver = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => {
+      body += chunk;
+    });
+    req.on("end", () => {
+      const header = (name: string) => {
+        const v = req.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      deliveries.push({
+        body,
+        timestamp: header(WEBHOOK_TIMESTAMP_HEADER),
+        signature: header(WEBHOOK_SIGNATURE_HEADER),
+      });
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  const signer = chain.account(30);
+  await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
+  store = await pgliteStore();
+  relayer = createRelayer({
+    chains: [
+      {
+        chainId: base.chainId,
+        client: createPublicClient({ transport: http(chain.url), cacheTime: 0, pollingInterval: 20 }),
+        escrow: chain.escrow,
+        rebroadcastMs: 0,
+      },
+    ],
+    signers: { [base.chainId]: [signer] },
+    store,
+    pollMs: 50,
+    onStatusChange: webhookNotifier({ url: hook, secret: WEBHOOK_SECRET }),
+  });
+  relayer.start();
+  served = await serveRelayerService(createRelayerService({ relayer, apiKey: API_KEY, maxBodyBytes: 16 * 1024 }));
+});
+
+afterAll(async () => {
+  await served?.close();
+  await relayer?.stop();
+  await store?.close();
+  await new Promise((r) => receiver?.close(r));
+  await chain?.stop();
+});
+
+const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(`${served.url}${path}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+
+async function pollStatus(id: string, until: (status: string) => boolean) {
+  for (let i = 0; i < 200; i++) {
+    const res = await fetch(`${served.url}/usage-agreements/${id}/escrow-status`);
+    const json = (await res.json()) as { status: string; activation_tx_hash: string | null };
+    if (until(json.status)) return json;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`agreement ${id} never left submitting`);
+}
+
+describe("relayer service", () => {
+  it("activate-escrow answers 202 submitting, escrow-status turns active with the transaction hash, a retry is the same job", async () => {
+    const { id, body } = await chain.activationBody();
+    const res = await post(`/usage-agreements/${id}/activate-escrow`, JSON.stringify(body));
+    expect(res.status).toBe(202);
+    const accepted = (await res.json()) as { status: string; agreement_id: string; job_id: string };
+    expect(accepted).toMatchObject({ status: "submitting", agreement_id: id });
+    const active = await pollStatus(id, (s) => s !== "submitting");
+    expect(active.status).toBe("active");
+    expect(active.activation_tx_hash).toMatch(/^0x[0-9a-f]{64}$/);
+    const again = await post(`/usage-agreements/${id}/activate-escrow`, JSON.stringify(body));
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ status: "active", job_id: accepted.job_id });
+    // The job is public by its id; the list is for the operator.
+    const job = await fetch(`${served.url}/jobs/${accepted.job_id}`);
+    expect(await job.json()).toMatchObject({ kind: "activation", status: "active" });
+  });
+
+  it("refuses bad input with JSON errors carrying stable codes, and records nothing", async () => {
+    const { id, body } = await chain.activationBody();
+    const cases: [Response, number, string][] = [
+      [await post(`/usage-agreements/${id}/activate-escrow`, "{not json"), 400, "BODY_NOT_JSON"],
+      [await post(`/usage-agreements/${id}/activate-escrow`, JSON.stringify({ nope: 1 })), 400, "JOB_INVALID"],
+      [await post(`/usage-agreements/${id}/activate-escrow`, "x".repeat(20_000)), 413, "BODY_TOO_LARGE"],
+      [
+        await post(`/usage-agreements/0x${"ab".repeat(32)}/activate-escrow`, JSON.stringify(body)),
+        409,
+        "AGREEMENT_MISMATCH",
+      ],
+      [await post(`/usage-agreements/${id}/activate-escrow?chain_id=1`, JSON.stringify(body)), 400, "QUERY_INVALID"],
+      [await fetch(`${served.url}/usage-agreements/${id}/escrow-status`), 404, "NOT_FOUND"],
+      [await fetch(`${served.url}/jobs`), 401, "UNAUTHORIZED"],
+      [
+        await fetch(`${served.url}/jobs`, { headers: { authorization: "Bearer wrong-key-of-same-size!" } }),
+        401,
+        "UNAUTHORIZED",
+      ],
+      [await fetch(`${served.url}/payment-requirements?amount_cents=abc&rail=stablecoin`), 400, "QUERY_INVALID"],
+      [await fetch(`${served.url}/no-such-route`), 404, "NOT_FOUND"],
+    ];
+    for (const [res, status, code] of cases) {
+      expect({ status: res.status, code: ((await res.json()) as { error: { code: string } }).error.code }).toEqual({
+        status,
+        code,
+      });
+    }
+    expect(await relayer.getActivation(base.chainId, id)).toBeUndefined();
+  });
+
+  it("operator endpoints answer with the API key", async () => {
+    const res = await fetch(`${served.url}/jobs?limit=5`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(res.status).toBe(200);
+    const { jobs } = (await res.json()) as { jobs: { kind: string }[] };
+    expect(jobs.length).toBeGreaterThan(0);
+    expect((await fetch(`${served.url}/health`)).status).toBe(200);
+  });
+
+  it("status changes reach the webhook signed with HMAC-SHA256 over the timestamp and body", async () => {
+    const { id, body } = await chain.activationBody();
+    await post(`/usage-agreements/${id}/activate-escrow`, JSON.stringify(body));
+    await pollStatus(id, (s) => s === "active");
+    let delivery: (typeof deliveries)[number] | undefined;
+    for (let i = 0; i < 100 && !delivery; i++) {
+      delivery = deliveries.find((d) => {
+        const parsed = JSON.parse(d.body) as { job: { status: string; request_id: string } };
+        return parsed.job.status === "active" && parsed.job.request_id.includes(id);
+      });
+      if (!delivery) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(delivery).toBeDefined();
+    if (!delivery) return;
+    const signed = {
+      secret: WEBHOOK_SECRET,
+      body: delivery.body,
+      timestamp: delivery.timestamp,
+      signature: delivery.signature,
+    };
+    expect(verifyWebhookSignature(signed)).toBe(true);
+    expect(verifyWebhookSignature({ ...signed, secret: "another secret" })).toBe(false);
+    expect(verifyWebhookSignature({ ...signed, body: delivery.body.replace("active", "failed") })).toBe(false);
+    expect(verifyWebhookSignature({ ...signed, now: Number(delivery.timestamp) + 3_600 })).toBe(false);
+  });
+});
