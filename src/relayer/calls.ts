@@ -22,7 +22,7 @@ import { RelayerError } from "./errors.ts";
 type AnyClient = Client<Transport, Chain | undefined, Account | undefined>;
 
 /** The kinds of job the relayer sends. */
-export type JobKind = "activation" | "x402_settlement" | "direct_payment";
+export type JobKind = "activation" | "x402_settlement" | "direct_payment" | "usage_batch";
 
 /** What an activation job stores: the parsed body, ready to encode. */
 export type ActivationPayload = {
@@ -53,11 +53,24 @@ export type DirectPaymentPayload = TransferPayload & {
   readonly feePermit: { readonly value: string; readonly signature: Hex };
 };
 
+/** A recorder's batch of usage entries (`recordUsageBatch`), each with its queue row. */
+export type UsageBatchPayload = {
+  readonly escrow: Address;
+  readonly entries: readonly {
+    readonly usageId: string;
+    readonly agreementId: Hex;
+    readonly cumulativeUsage: string;
+    readonly logRef: Hex;
+    readonly complete: boolean;
+  }[];
+};
+
 /** A job's kind and payload, as stored. */
 export type JobPayload =
   | { readonly kind: "activation"; readonly payload: ActivationPayload }
   | { readonly kind: "x402_settlement"; readonly payload: X402SettlementPayload }
-  | { readonly kind: "direct_payment"; readonly payload: DirectPaymentPayload };
+  | { readonly kind: "direct_payment"; readonly payload: DirectPaymentPayload }
+  | { readonly kind: "usage_batch"; readonly payload: UsageBatchPayload };
 
 /** The transaction a job sends, and what the pipeline needs to know about it. */
 export type PreparedCall = {
@@ -69,7 +82,7 @@ export type PreparedCall = {
    * The EIP-3009 authorization the call spends, whose nonce tells whether it was executed; and
    * its end, after which the call can only revert.
    */
-  readonly authorization: {
+  readonly authorization?: {
     readonly token: Address;
     readonly from: Address;
     readonly nonce: Hex;
@@ -92,6 +105,8 @@ export function storedPayload(kind: string, payload: unknown): JobPayload {
       return { kind, payload: value as X402SettlementPayload };
     case "direct_payment":
       return { kind, payload: value as DirectPaymentPayload };
+    case "usage_batch":
+      return { kind, payload: value as UsageBatchPayload };
     default:
       throw new RelayerError("JOB_KIND_UNKNOWN", `a stored job has the unknown kind ${kind}`, { kind });
   }
@@ -106,6 +121,8 @@ export function prepareCall(job: JobPayload, chainId: number): PreparedCall {
       return transferCall(job.payload);
     case "direct_payment":
       return directPaymentCall(job.payload);
+    case "usage_batch":
+      return usageBatchCall(job.payload);
   }
 }
 
@@ -218,6 +235,28 @@ function directPaymentCall(p: DirectPaymentPayload): PreparedCall {
         abi: directPaymentAbi,
         functionName: "pay",
         args,
+        account,
+      }),
+  };
+}
+
+function usageBatchCall(p: UsageBatchPayload): PreparedCall {
+  const entries = p.entries.map((e) => ({
+    id: e.agreementId,
+    cumulativeUsage: BigInt(e.cumulativeUsage),
+    complete: e.complete,
+    logRef: e.logRef,
+  }));
+  return {
+    to: p.escrow,
+    data: encodeFunctionData({ abi: agentEscrowAbi, functionName: "recordUsageBatch", args: [entries] }),
+    functionName: "recordUsageBatch",
+    estimate: (client, account) =>
+      estimateContractGas(client, {
+        address: p.escrow,
+        abi: agentEscrowAbi,
+        functionName: "recordUsageBatch",
+        args: [entries],
         account,
       }),
   };

@@ -9,7 +9,15 @@
  */
 export { AgentEscrowError, type ErrorDetails, isAgentEscrowError } from "../errors.ts";
 export { type BroadcastOutcome, bumped, classifyBroadcastError } from "./broadcast.ts";
+export type { JobKind } from "./calls.ts";
 export { RelayerError, type RelayerErrorCode, type RelayerErrorDetails } from "./errors.ts";
+export {
+  createFacilitator,
+  type Facilitator,
+  type FacilitatorSettleResponse,
+  type FacilitatorSupportedResponse,
+  type FacilitatorVerifyResponse,
+} from "./facilitator.ts";
 export { type Job, type JobStatus, RETRYABLE_REASONS } from "./jobs.ts";
 export type { PromClientLike, RelayerMetricsOptions } from "./metrics.ts";
 export { createRelayer, type Relayer, type RelayerOptions } from "./relayer.ts";

@@ -76,7 +76,9 @@ function toJob(row: JobRow): Job {
 }
 
 function jobKind(kind: string): JobKind {
-  if (kind === "activation" || kind === "x402_settlement" || kind === "direct_payment") return kind;
+  if (kind === "activation" || kind === "x402_settlement" || kind === "direct_payment" || kind === "usage_batch") {
+    return kind;
+  }
   throw new RelayerError("JOB_KIND_UNKNOWN", `a stored job has the unknown kind ${kind}`, { kind });
 }
 

@@ -46,6 +46,15 @@ export type RelayerOptions = {
 export type Relayer = {
   /** The chains served, as configured. */
   readonly chains: readonly RelayerChain[];
+  /** The job spending this EIP-3009 authorization (token, payer, nonce), of whatever kind, if any. */
+  findAuthorizationJob(chainId: number, token: Address, from: Address, nonce: string): Promise<Job | undefined>;
+  /** The addresses that send on this chain (empty for a chain not served). */
+  senders(chainId: number): readonly Address[];
+  /**
+   * Claim the one success report of a confirmed job: true for exactly one caller, ever, across
+   * instances (the x402 facilitator tells one settle caller "success").
+   */
+  claimSuccessReport(jobId: string): Promise<boolean>;
   /** Whether the store answers (one round trip); throws its error otherwise. */
   health(): Promise<{ readonly store: "ok" }>;
   /**
@@ -218,6 +227,18 @@ export function createRelayer(options: RelayerOptions): Relayer {
 
   return {
     chains: options.chains,
+    findAuthorizationJob: (chainId, token, from, nonce) =>
+      findJobByKey(sql, authorizationKey(chainId, token, from, nonce)),
+    senders: (chainId) => (options.signers[chainId] ?? []).map((s) => s.address),
+    async claimSuccessReport(jobId) {
+      const { rows } = await sql.query(
+        `UPDATE relayer_jobs SET detail = COALESCE(detail, '{}'::jsonb) || '{"successReported": true}'::jsonb
+         WHERE id = $1 AND status = 'active' AND COALESCE((detail->>'successReported')::boolean, false) = false
+         RETURNING id`,
+        [jobId],
+      );
+      return rows.length > 0;
+    },
     async health() {
       await sql.query("SELECT 1");
       return { store: "ok" };

@@ -253,8 +253,8 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
   const limits = gasLimitsOf(ctx);
   const checked = await mapLimit(rows, CONCURRENCY, async (job) => {
     const prepared = prepareCall(storedPayload(job.kind, job.payload), ctx.chain.chainId);
-    const { validBefore } = prepared.authorization;
-    if (validBefore <= now + margin) {
+    const validBefore = prepared.authorization?.validBefore;
+    if (validBefore !== undefined && validBefore <= now + margin) {
       // Deadline-aware: an authorization about to expire is never sent to revert on chain.
       const reason = validBefore <= now ? "authorization_expired" : "authorization_expiring";
       await setJob(
@@ -541,12 +541,9 @@ async function reconcile(ctx: WorkerContext, tx: TxRow): Promise<void> {
   const row = rows[0];
   if (!row) return;
   const { authorization, agreement } = prepareCall(storedPayload(row.kind, row.payload), ctx.chain.chainId);
-  const used = await readAuthorizationState(
-    ctx.chain.client,
-    authorization.token,
-    authorization.from,
-    authorization.nonce,
-  );
+  const used =
+    authorization !== undefined &&
+    (await readAuthorizationState(ctx.chain.client, authorization.token, authorization.from, authorization.nonce));
   const activeElsewhere =
     used && agreement !== undefined && (await readAgreement(ctx.chain.client, agreement)).status !== "none";
   const outcome = activeElsewhere
@@ -867,8 +864,15 @@ async function expiringJobs(
   const now = (await getBlock(ctx.chain.client)).timestamp;
   const margin = BigInt(ctx.chain.cancelMarginSeconds ?? 30);
   const ends = (r: (typeof rows)[number]) =>
-    prepareCall(storedPayload(r.kind, r.payload), ctx.chain.chainId).authorization.validBefore;
-  return new Set(rows.filter((r) => ends(r) <= now + margin).map((r) => r.id));
+    prepareCall(storedPayload(r.kind, r.payload), ctx.chain.chainId).authorization?.validBefore;
+  return new Set(
+    rows
+      .filter((r) => {
+        const end = ends(r);
+        return end !== undefined && end <= now + margin;
+      })
+      .map((r) => r.id),
+  );
 }
 
 /**

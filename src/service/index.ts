@@ -14,6 +14,8 @@ export {
   type RelayerServiceOptions,
 } from "./app.ts";
 export { errorBody, httpStatusOf, ServiceError, type ServiceErrorCode, type ServiceErrorDetails } from "./errors.ts";
+export { mountFacilitator } from "./facilitator-routes.ts";
+export { type PaywallOptions, x402Paywall } from "./paywall.ts";
 export { type ServedService, serveRelayerService } from "./serve.ts";
 export {
   verifyWebhookSignature,
