@@ -3,8 +3,10 @@
 // operator authentication, and signed webhooks.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createPublicClient, http } from "viem";
+import { createPublicClient, http, keccak256, toHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readAgreement } from "../src/actions/index.ts";
+import { agreementRef } from "../src/eip712/index.ts";
 import { createRelayer, pgliteStore, type Relayer, type Store } from "../src/relayer/index.ts";
 import {
   createRelayerService,
@@ -61,9 +63,11 @@ beforeAll(async () => {
         rebroadcastMs: 0,
       },
     ],
-    signers: { [base.chainId]: [signer] },
+    // Account 4 records usage: the activation fixture names it every agreement's recorder.
+    signers: { [base.chainId]: [signer, chain.account(4)] },
     store,
     pollMs: 50,
+    usage: { maxEntries: 50, flushAfterMs: 200 },
     onStatusChange: webhookNotifier({ url: hook, secret: WEBHOOK_SECRET }),
   });
   relayer.start();
@@ -172,5 +176,35 @@ describe("relayer service", () => {
     expect(verifyWebhookSignature({ ...signed, secret: "another secret" })).toBe(false);
     expect(verifyWebhookSignature({ ...signed, body: delivery.body.replace("active", "failed") })).toBe(false);
     expect(verifyWebhookSignature({ ...signed, now: Number(delivery.timestamp) + 3_600 })).toBe(false);
+  });
+
+  it("record-usage answers 202 queued; the relayer batches it and the entry is recorded on chain", async () => {
+    const { id, body, terms } = await chain.activationBody();
+    await post(`/usage-agreements/${id}/activate-escrow`, JSON.stringify(body));
+    await pollStatus(id, (s) => s === "active");
+    const bad = await post(
+      `/usage-agreements/${id}/record-usage`,
+      JSON.stringify({ cumulative_usage: "-5", log_ref: "0x12" }),
+    );
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("QUERY_INVALID");
+    const res = await post(
+      `/usage-agreements/${id}/record-usage`,
+      JSON.stringify({ cumulative_usage: "1250000", log_ref: keccak256(toHex("usage log 1")) }),
+    );
+    expect(res.status).toBe(202);
+    const queued = (await res.json()) as { usage_id: string; outcome: string; status: string };
+    expect(queued).toMatchObject({ outcome: "queued", status: "queued" });
+    let status = "queued";
+    for (let i = 0; i < 200 && (status === "queued" || status === "batched"); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = ((await (await fetch(`${served.url}/usage/${queued.usage_id}`)).json()) as { status: string }).status;
+    }
+    expect(status).toBe("recorded");
+    const view = await readAgreement(
+      chain.dev.publicClient,
+      agreementRef(terms, { chainId: base.chainId, escrow: chain.escrow }),
+    );
+    expect(view.recordedUsage).toBe(1_250_000n);
   });
 });

@@ -695,6 +695,138 @@ describe("x402 settlements", () => {
   });
 });
 
+describe("usage batching", () => {
+  const recorderRelayer = (store: Store, usage: { maxEntries: number; flushAfterMs: number }) =>
+    createRelayer({
+      chains: [relayerChain()],
+      // The activation fixture names account 4 as every agreement's recorder.
+      signers: { [base.chainId]: [chain.account(4)] },
+      store,
+      usage,
+    });
+  const activated = async (relayer: ReturnType<typeof createRelayer>, n: number) => {
+    const bodies: Awaited<ReturnType<typeof chain.activationBody>>[] = [];
+    for (let i = 0; i < n; i++) bodies.push(await chain.activationBody()); // mints one after another
+    const jobs = await Promise.all(
+      bodies.map((b, i) =>
+        relayer.submitActivation(b.body, { requestId: `usage-${b.id}-${i}`, chainId: base.chainId }),
+      ),
+    );
+    for (const job of jobs)
+      expect((await relayer.waitFor(job.id, { timeoutMs: 20_000, pollMs: 50 })).status).toBe("active");
+    return bodies.map((b) => agreementRef(b.terms, { chainId: base.chainId, escrow: chain.escrow }));
+  };
+  const waitSettled = async (relayer: ReturnType<typeof createRelayer>, id: string) => {
+    for (let i = 0; i < 200; i++) {
+      const entry = await relayer.getUsage(id);
+      if (entry && entry.status !== "queued" && entry.status !== "batched") return entry;
+      await relayer.tick();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`usage entry ${id} never settled`);
+  };
+  const logRef = (s: string) => keccak256(toHex(s));
+
+  it("flushes M entries as one recordUsageBatch; later entries of an agreement coalesce to the highest, a lower one is reported skipped", async () => {
+    const store = await pgliteStore();
+    await chain.rpc("anvil_setBalance", [chain.account(4).address, "0x3635C9ADC5DEA00000"]);
+    const relayer = recorderRelayer(store, { maxEntries: 3, flushAfterMs: 600_000 });
+    try {
+      const [a, b, c] = await activated(relayer, 3);
+      if (!a || !b || !c) throw new Error("three agreements");
+      const before = await nonceOf(chain.account(4).address);
+      const first = await relayer.recordUsage({
+        chainId: base.chainId,
+        agreementId: a.id,
+        cumulativeUsage: 100n,
+        logRef: logRef("a1"),
+      });
+      expect(first.outcome).toBe("queued");
+      const raised = await relayer.recordUsage({
+        chainId: base.chainId,
+        agreementId: a.id,
+        cumulativeUsage: 300n,
+        logRef: logRef("a2"),
+      });
+      expect(raised).toMatchObject({ outcome: "coalesced", entry: { id: first.entry.id, cumulativeUsage: 300n } });
+      const lower = await relayer.recordUsage({
+        chainId: base.chainId,
+        agreementId: a.id,
+        cumulativeUsage: 200n,
+        logRef: logRef("a3"),
+      });
+      expect(lower).toMatchObject({ outcome: "skipped", entry: { id: first.entry.id, cumulativeUsage: 300n } });
+      await relayer.tick(); // one agreement queued: below M, not yet due
+      expect((await relayer.getUsage(first.entry.id))?.status).toBe("queued");
+      const second = await relayer.recordUsage({
+        chainId: base.chainId,
+        agreementId: b.id,
+        cumulativeUsage: 500n,
+        logRef: logRef("b1"),
+      });
+      const third = await relayer.recordUsage({
+        chainId: base.chainId,
+        agreementId: c.id,
+        cumulativeUsage: 700n,
+        logRef: logRef("c1"),
+        complete: true,
+      });
+      const entries = await Promise.all([first, second, third].map((o) => waitSettled(relayer, o.entry.id)));
+      expect(entries.map((e) => e.status)).toEqual(["recorded", "recorded", "recorded"]);
+      expect(new Set(entries.map((e) => e.jobId)).size).toBe(1); // one batch
+      expect((await nonceOf(chain.account(4).address)) - before).toBe(1); // one transaction
+      const views = await Promise.all([a, b, c].map((ref) => readAgreement(chain.dev.publicClient, ref)));
+      expect(views.map((v) => [v.status, v.recordedUsage])).toEqual([
+        ["active", 300n],
+        ["active", 500n],
+        ["completed", 700n],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("flushes after T when fewer than M are queued; a batch refused for one entry sends each alone, and only that one fails", async () => {
+    const store = await pgliteStore();
+    const relayer = recorderRelayer(store, { maxEntries: 100, flushAfterMs: 300 });
+    try {
+      const [a, b] = await activated(relayer, 2);
+      if (!a || !b) throw new Error("two agreements");
+      const good = await relayer.recordUsage({
+        chainId: base.chainId,
+        agreementId: a.id,
+        cumulativeUsage: 1_000n,
+        logRef: logRef("g"),
+      });
+      // Above the deposit (10 USDC): the whole batch would revert.
+      const bad = await relayer.recordUsage({
+        chainId: base.chainId,
+        agreementId: b.id,
+        cumulativeUsage: 20_000_000n,
+        logRef: logRef("x"),
+      });
+      await relayer.tick();
+      expect((await relayer.getUsage(good.entry.id))?.status).toBe("queued"); // not yet T
+      const [g, x] = await Promise.all([waitSettled(relayer, good.entry.id), waitSettled(relayer, bad.entry.id)]);
+      expect(g.status).toBe("recorded");
+      expect(x).toMatchObject({ status: "failed", reason: "reverted" });
+      expect((await readAgreement(chain.dev.publicClient, a)).recordedUsage).toBe(1_000n);
+      expect((await readAgreement(chain.dev.publicClient, b)).recordedUsage).toBe(0n);
+      await expect(
+        relayer.recordUsage({
+          chainId: base.chainId,
+          agreementId: a.id,
+          cumulativeUsage: 1n,
+          logRef: logRef("r"),
+          recorder: chain.account(5).address,
+        }),
+      ).rejects.toMatchObject({ code: "RECORDER_NOT_SIGNER" });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe("nonce gaps", () => {
   it("a gap below the relayer's nonces (the counter was seeded past a dropped transaction) is filled with no-op self-sends", async () => {
     const store = await pgliteStore();

@@ -6,6 +6,8 @@ export type RelayerErrorDetails = {
   JOB_INVALID: { readonly field: string; readonly reason: string };
   /** No job with this id or request id. */
   JOB_NOT_FOUND: { readonly id: string };
+  /** Usage is recorded by the agreement's recorder: that address is not one of the relayer's signers on the chain. */
+  RECORDER_NOT_SIGNER: { readonly chainId: number; readonly recorder: string };
   /** The relayer has no configuration (RPC, escrow, signers) for this chain. */
   CHAIN_NOT_CONFIGURED: { readonly chainId: number };
   /** `waitFor` gave up; the job goes on. */

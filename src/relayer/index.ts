@@ -25,6 +25,7 @@ export { MIGRATIONS, migrate } from "./store/migrations.ts";
 export { pgliteStore } from "./store/pglite.ts";
 export { postgresStore } from "./store/postgres.ts";
 export type { Row, Sql, Store } from "./store/sql.ts";
+export type { UsageEntry, UsageEntryStatus, UsageOutcome } from "./usage.ts";
 export {
   type PipelineStep,
   permanentReason,

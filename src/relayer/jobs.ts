@@ -125,20 +125,29 @@ export async function findJobs(sql: Sql, ids: readonly string[]): Promise<Job[]>
  */
 export async function insertJob(
   sql: Sql,
-  job: { id: string; requestId: string; dedupeKey: string; kind: JobKind; chainId: number; payload: unknown },
+  job: {
+    id: string;
+    requestId: string;
+    dedupeKey: string;
+    kind: JobKind;
+    chainId: number;
+    payload: unknown;
+    /** Only this signer may send it (a recorder's usage batch). */
+    signer?: string;
+  },
 ): Promise<{ job: Job; created: boolean }> {
   // The common case in one statement: the job and its request id, both new.
   const { rows } = await sql.query<JobRow>(
     `WITH job AS (
-       INSERT INTO relayer_jobs (id, request_id, dedupe_key, kind, chain_id, status, payload)
-       VALUES ($1, $2, $3, $6, $4, 'submitting', $5)
+       INSERT INTO relayer_jobs (id, request_id, dedupe_key, kind, chain_id, status, payload, signer)
+       VALUES ($1, $2, $3, $6, $4, 'submitting', $5, $7)
        ON CONFLICT DO NOTHING
        RETURNING id, request_id, kind, chain_id, status, reason, detail, attempts, created_at, updated_at, NULL::text AS tx_hash
      ), request AS (
        INSERT INTO relayer_job_requests (request_id, job_id) SELECT request_id, id FROM job ON CONFLICT DO NOTHING
      )
      SELECT * FROM job`,
-    [job.id, job.requestId, job.dedupeKey, job.chainId, JSON.stringify(job.payload), job.kind],
+    [job.id, job.requestId, job.dedupeKey, job.chainId, JSON.stringify(job.payload), job.kind, job.signer ?? null],
   );
   const inserted = rows[0];
   if (inserted) return { job: toJob(inserted), created: true };

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Address, LocalAccount } from "viem";
+import { type Address, type Hex, isHex, type LocalAccount } from "viem";
+import { decodeTerms } from "../eip712/index.ts";
 import { AgentEscrowError } from "../errors.ts";
 import { type ExactPayload, parseActivationSignatures, parseDirectPaymentBody } from "../wire/index.ts";
 import type { ActivationPayload, DirectPaymentPayload, JobKind, X402SettlementPayload } from "./calls.ts";
@@ -16,6 +17,7 @@ import {
 } from "./jobs.ts";
 import { NO_METRICS, type RelayerMetricsOptions, relayerMetrics } from "./metrics.ts";
 import type { Store } from "./store/sql.ts";
+import { enqueueUsage, findUsage, type UsageEntry, type UsageOutcome } from "./usage.ts";
 import { type RelayerChain, type RelayerLogger, type StepHook, tick, type WorkerContext } from "./worker.ts";
 
 /** Options of {@link createRelayer}. */
@@ -38,6 +40,12 @@ export type RelayerOptions = {
   readonly onStatusChange?: (job: Job) => void;
   /** Called after each durable pipeline step (nonce claimed, attempt stored, broadcast, mined, confirmed). */
   readonly onStep?: StepHook;
+  /**
+   * Usage batching: queued entries of a (chain, recorder) are sent as one `recordUsageBatch` when
+   * `maxEntries` are queued (default 50) or the oldest has waited `flushAfterMs` (default 5 s),
+   * whichever comes first.
+   */
+  readonly usage?: { readonly maxEntries?: number; readonly flushAfterMs?: number };
   /** Metrics in a prom-client registry of yours (no globals). */
   readonly metrics?: RelayerMetricsOptions;
 };
@@ -82,6 +90,24 @@ export type Relayer = {
    * (no `directPayment` contract configured for the chain).
    */
   submitDirectPayment(body: unknown, options: { readonly requestId: string; readonly chainId: number }): Promise<Job>;
+  /**
+   * Queue a recorder's usage of an agreement; returns at once. Entries are flushed as batches
+   * (see `usage` in the options); later entries of one agreement coalesce to the highest, and an
+   * entry below the queued one is `skipped` (said so in the outcome). The recorder must be one of
+   * the relayer's signers on the chain (default: the one the agreement's terms name, when this
+   * relayer activated it, else its first signer).
+   * @throws {RelayerError} `JOB_INVALID` (usage or hashes malformed), `RECORDER_NOT_SIGNER`, `CHAIN_NOT_CONFIGURED`.
+   */
+  recordUsage(entry: {
+    readonly chainId: number;
+    readonly agreementId: Hex;
+    readonly cumulativeUsage: bigint;
+    readonly logRef: Hex;
+    readonly complete?: boolean;
+    readonly recorder?: Address;
+  }): Promise<UsageOutcome>;
+  /** A usage entry by its id: queued, batched, then recorded or skipped by the chain, or failed. */
+  getUsage(id: string): Promise<UsageEntry | undefined>;
   /** The job with this id or request id, if any. */
   getJob(idOrRequestId: string): Promise<Job | undefined>;
   /** The activation job of this agreement on this chain (whatever its request id), if any. */
@@ -177,6 +203,7 @@ export function createRelayer(options: RelayerOptions): Relayer {
       log,
       onStatusChange: notify,
       onBroadcast: (outcome: string) => metrics.broadcast(chain.chainId, outcome),
+      usage: { maxEntries: options.usage?.maxEntries ?? 50, flushAfterMs: options.usage?.flushAfterMs ?? 5_000 },
       ...(options.onStep ? { onStep: options.onStep } : {}),
     })),
   );
@@ -221,12 +248,60 @@ export function createRelayer(options: RelayerOptions): Relayer {
     }
     return inserted;
   };
+  /** The recorder named by the terms of an agreement this relayer activated. */
+  const recorderOf = async (chainId: number, escrow: Address, agreementId: string): Promise<Address | undefined> => {
+    const { rows } = await sql.query<{ packed: Hex | null }>(
+      "SELECT payload->>'packedTerms' AS packed FROM relayer_jobs WHERE dedupe_key = $1 AND kind = 'activation'",
+      [activationKey(chainId, escrow, agreementId)],
+    );
+    const packed = rows[0]?.packed;
+    return packed ? decodeTerms(packed).recorder : undefined;
+  };
   /** The key of an EIP-3009 authorization: one job per authorization, whatever spends it. */
   const authorizationKey = (chainId: number, token: Address, from: Address, nonce: string) =>
     `eip3009:${chainId}:${token.toLowerCase()}:${from.toLowerCase()}:${nonce.toLowerCase()}`;
 
   return {
     chains: options.chains,
+    async recordUsage(entry) {
+      const chain = chainOf(entry.chainId);
+      const senders = (options.signers[entry.chainId] ?? []).map((s) => s.address);
+      const recorder =
+        entry.recorder ?? (await recorderOf(entry.chainId, chain.escrow, entry.agreementId)) ?? senders[0];
+      if (!recorder || !senders.some((s) => s.toLowerCase() === recorder.toLowerCase())) {
+        throw new RelayerError(
+          "RECORDER_NOT_SIGNER",
+          `${recorder ?? "no recorder"} does not send on chain ${entry.chainId}`,
+          {
+            chainId: entry.chainId,
+            recorder: recorder ?? "",
+          },
+        );
+      }
+      const bytes32 = (value: string, field: string) => {
+        if (!isHex(value) || value.length !== 66) {
+          throw new RelayerError("JOB_INVALID", `${field} must be 32 bytes of hex`, { field, reason: "FIELD_INVALID" });
+        }
+      };
+      bytes32(entry.agreementId, "agreementId");
+      bytes32(entry.logRef, "logRef");
+      if (entry.cumulativeUsage < 0n || entry.cumulativeUsage >= 2n ** 64n) {
+        throw new RelayerError("JOB_INVALID", "cumulativeUsage must fit in 64 bits", {
+          field: "cumulativeUsage",
+          reason: "FIELD_INVALID",
+        });
+      }
+      return enqueueUsage(sql, {
+        chainId: entry.chainId,
+        escrow: chain.escrow,
+        recorder,
+        agreementId: entry.agreementId,
+        cumulativeUsage: entry.cumulativeUsage,
+        logRef: entry.logRef,
+        complete: entry.complete ?? false,
+      });
+    },
+    getUsage: (id) => findUsage(sql, id),
     findAuthorizationJob: (chainId, token, from, nonce) =>
       findJobByKey(sql, authorizationKey(chainId, token, from, nonce)),
     senders: (chainId) => (options.signers[chainId] ?? []).map((s) => s.address),

@@ -6,6 +6,7 @@ import {
   type Hex,
   keccak256,
   type LocalAccount,
+  type Log,
   TransactionReceiptNotFoundError,
   type Transport,
 } from "viem";
@@ -21,6 +22,7 @@ import { ActionError, readAgreement, readAuthorizationState, toActionError } fro
 import { bumped, classifyBroadcastError } from "./broadcast.ts";
 import { type PreparedCall, prepareCall, storedPayload } from "./calls.ts";
 import type { Sql } from "./store/sql.ts";
+import { flushUsage, usageBatchFailed, usageRecorded } from "./usage.ts";
 
 type AnyClient = Client<Transport, Chain | undefined, Account | undefined>;
 
@@ -71,6 +73,8 @@ export type WorkerContext = {
   readonly onStatusChange: (jobId: string) => void;
   readonly onStep?: StepHook;
   readonly onBroadcast?: (outcome: string) => void;
+  /** Usage queued for this signer as recorder is flushed as batches of at most `maxEntries`, or after `flushAfterMs`. */
+  readonly usage?: { readonly maxEntries: number; readonly flushAfterMs: number };
 };
 
 /** The durable steps of the pipeline, each reported once it is committed to the store. */
@@ -184,6 +188,10 @@ async function setJob(
     ],
   );
   const updated = rows.length > 0;
+  // A failed usage batch hands its entries back (each to be sent alone), or fails them.
+  if (updated && fields.status === "failed") {
+    await usageBatchFailed(options.sql ?? ctx.sql, [jobId], fields.reason ?? "failed");
+  }
   if (updated && fields.status && !options.sql) ctx.onStatusChange(jobId);
   return updated;
 }
@@ -233,6 +241,14 @@ export async function acquireLease(ctx: WorkerContext): Promise<bigint | undefin
 export async function tick(ctx: WorkerContext): Promise<void> {
   const fence = await acquireLease(ctx);
   if (fence === undefined) return;
+  if (ctx.usage) {
+    const batches = await flushUsage(ctx.sql, {
+      chainId: ctx.chain.chainId,
+      recorder: ctx.signer.address,
+      ...ctx.usage,
+    });
+    for (const id of batches) ctx.onStatusChange(id);
+  }
   await prepare(ctx, fence);
   await send(ctx, fence);
   await watch(ctx);
@@ -243,8 +259,9 @@ async function prepare(ctx: WorkerContext, fence: bigint): Promise<void> {
   const { rows } = await ctx.sql.query<{ id: string; kind: string; payload: unknown }>(
     `SELECT id, kind, payload FROM relayer_jobs
      WHERE chain_id = $1 AND status = 'submitting' AND tx_id IS NULL AND next_run_at <= now()
+       AND (signer IS NULL OR signer = $2)
      ORDER BY created_at LIMIT 256`,
-    [ctx.chain.chainId],
+    [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
   );
   if (rows.length === 0) return;
   const now = (await getBlock(ctx.chain.client)).timestamp;
@@ -685,8 +702,10 @@ async function recordBroadcasts(ctx: WorkerContext, accepted: readonly { tx: TxR
  * to the node side by side; what they show is written to the store in a few set-based statements.
  */
 async function watch(ctx: WorkerContext): Promise<void> {
-  const { rows } = await ctx.sql.query<TxRow>(
-    `SELECT * FROM relayer_txs WHERE chain_id = $1 AND signer = $2 AND status IN ('submitted', 'mined') ORDER BY nonce`,
+  const { rows } = await ctx.sql.query<TxRow & { kind: string | null; payload: unknown }>(
+    `SELECT t.*, j.kind, CASE WHEN j.kind = 'usage_batch' THEN j.payload END AS payload
+     FROM relayer_txs t LEFT JOIN relayer_jobs j ON j.id = t.job_id
+     WHERE t.chain_id = $1 AND t.signer = $2 AND t.status IN ('submitted', 'mined') ORDER BY t.nonce`,
     [ctx.chain.chainId, ctx.signer.address.toLowerCase()],
   );
   if (rows.length === 0) return;
@@ -779,6 +798,18 @@ async function watch(ctx: WorkerContext): Promise<void> {
       return mined?.success ? { status: "active", reason: null } : { status: "failed", reason: "reverted_on_chain" };
     };
     const jobs = done.filter((r) => r.job_id !== null);
+    // A usage batch's entries: recorded, or skipped where the chain says so; a reverted one's
+    // entries go back to the queue one by one.
+    for (const r of jobs) {
+      const f = byTx.get(String(r.id));
+      if (!f || f.tx.kind !== "usage_batch" || r.job_id === null) continue;
+      const stored = storedPayload("usage_batch", f.tx.payload);
+      if (outcome(r).status === "active" && stored.kind === "usage_batch") {
+        await usageRecorded(t, r.job_id, stored.payload.escrow, f.mined.logs);
+      } else {
+        await usageBatchFailed(t, [r.job_id], outcome(r).reason ?? "failed");
+      }
+    }
     await t.query(
       `UPDATE relayer_jobs j SET status = v.status, reason = v.reason, updated_at = now()
        FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, status, reason) WHERE j.id = v.id`,
@@ -796,7 +827,9 @@ async function watch(ctx: WorkerContext): Promise<void> {
 async function minedAttempt(
   ctx: WorkerContext,
   attempts: readonly AttemptRow[],
-): Promise<{ hash: Hex; block: bigint; blockHash: Hex; success: boolean; cancel: boolean } | undefined> {
+): Promise<
+  { hash: Hex; block: bigint; blockHash: Hex; success: boolean; cancel: boolean; logs: readonly Log[] } | undefined
+> {
   for (const a of attempts) {
     const receipt = await receiptOf(ctx, a.hash);
     if (receipt) {
@@ -806,6 +839,7 @@ async function minedAttempt(
         block: receipt.blockNumber,
         blockHash: receipt.blockHash,
         success: receipt.status === "success",
+        logs: receipt.logs,
       };
     }
   }

@@ -1,7 +1,7 @@
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { getAddress, isAddress } from "viem";
+import { getAddress, isAddress, isHex } from "viem";
 import { findChain, findToken, formatCaip2 } from "../chains/index.ts";
 import { DEFAULT_DIRECT_FEE_SCHEDULE, type DirectFeeSchedule, directPaymentFee } from "../fees.ts";
 import type { Job, Relayer } from "../relayer/index.ts";
@@ -214,6 +214,80 @@ export function createRelayerService(options: RelayerServiceOptions): Hono {
   };
   app.get("/usage-agreements/:id/escrow-status", statusOf);
   app.get("/usage-agreements/:id", statusOf);
+
+  // Metered usage: queued, batched by the relayer (`recordUsageBatch` per chain and recorder).
+  app.post("/usage-agreements/:id/record-usage", async (c) => {
+    const agreementId = c.req.param("id").toLowerCase();
+    const chainId = chainIdOf(c);
+    const body = await jsonBody(c);
+    const field = (name: string): unknown =>
+      typeof body === "object" && body !== null && name in body
+        ? Object.getOwnPropertyDescriptor(body, name)?.value
+        : undefined;
+    const usage = field("cumulative_usage");
+    const logRef = field("log_ref");
+    const complete = field("complete");
+    if (typeof usage !== "string" && typeof usage !== "number") {
+      throw new ServiceError("QUERY_INVALID", "cumulative_usage must be a whole number of token units", {
+        param: "cumulative_usage",
+        value: usage === undefined ? null : String(usage),
+        expected: "a decimal string",
+      });
+    }
+    const text = String(usage);
+    if (!/^[0-9]{1,20}$/.test(text)) {
+      throw new ServiceError("QUERY_INVALID", "cumulative_usage must be a whole number of token units", {
+        param: "cumulative_usage",
+        value: text,
+        expected: "a decimal string",
+      });
+    }
+    if (typeof logRef !== "string" || !isHex(logRef) || logRef.length !== 66) {
+      throw new ServiceError("QUERY_INVALID", "log_ref must be 32 bytes of hex", {
+        param: "log_ref",
+        value: typeof logRef === "string" ? logRef : null,
+        expected: "0x and 64 hex digits",
+      });
+    }
+    if (!isHex(agreementId) || agreementId.length !== 66) {
+      throw new ServiceError("QUERY_INVALID", "the agreement id must be 32 bytes of hex", {
+        param: "id",
+        value: agreementId,
+        expected: "0x and 64 hex digits",
+      });
+    }
+    const { outcome, entry } = await relayer.recordUsage({
+      chainId,
+      agreementId,
+      cumulativeUsage: BigInt(text),
+      logRef,
+      complete: complete === true,
+    });
+    return c.json(
+      {
+        agreement_id: agreementId,
+        outcome,
+        usage_id: entry.id,
+        status: entry.status,
+        cumulative_usage: entry.cumulativeUsage.toString(),
+      },
+      202,
+    );
+  });
+
+  app.get("/usage/:id", async (c) => {
+    const entry = await relayer.getUsage(c.req.param("id"));
+    if (!entry) throw new ServiceError("NOT_FOUND", `no usage entry ${c.req.param("id")}`, { path: c.req.path });
+    return c.json({
+      usage_id: entry.id,
+      agreement_id: entry.agreementId,
+      cumulative_usage: entry.cumulativeUsage.toString(),
+      complete: entry.complete,
+      status: entry.status,
+      reason: entry.reason,
+      job_id: entry.jobId,
+    });
+  });
 
   // Direct stablecoin purchase: the body `buildDirectStablecoinAgreement()` returns.
   app.post("/direct-payments", async (c) => {

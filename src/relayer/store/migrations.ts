@@ -100,6 +100,37 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       ALTER TABLE relayer_attempts ADD COLUMN cancel boolean NOT NULL DEFAULT false;
     `,
   },
+  {
+    version: 5,
+    name: "usage queue, batched per (chain, recorder)",
+    sql: `
+      -- A job only this signer may send (a recorder's usage batch); NULL: any signer of the chain.
+      ALTER TABLE relayer_jobs ADD COLUMN signer text;
+      CREATE TABLE relayer_usage (
+        id               bigserial PRIMARY KEY,
+        chain_id         integer NOT NULL,
+        escrow           text NOT NULL,
+        recorder         text NOT NULL,
+        agreement_id     text NOT NULL,
+        cumulative_usage numeric NOT NULL,
+        log_ref          text NOT NULL,
+        complete         boolean NOT NULL DEFAULT false,
+        -- queued -> batched -> recorded | skipped (the chain skipped it) | failed
+        status           text NOT NULL,
+        -- Sent alone: its batch was refused, so each entry is tried on its own.
+        solo             boolean NOT NULL DEFAULT false,
+        job_id           text REFERENCES relayer_jobs (id),
+        reason           text,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        updated_at       timestamptz NOT NULL DEFAULT now()
+      );
+      -- Later entries for one agreement coalesce into its one queued entry.
+      CREATE UNIQUE INDEX relayer_usage_queued ON relayer_usage (chain_id, escrow, recorder, agreement_id)
+        WHERE status = 'queued';
+      CREATE INDEX relayer_usage_flush ON relayer_usage (chain_id, recorder, status, created_at);
+      CREATE INDEX relayer_usage_job ON relayer_usage (job_id);
+    `,
+  },
 ];
 
 const LOCK_KEY = 72_657_300; // an arbitrary advisory-lock key for this schema
