@@ -21,6 +21,7 @@ import {
 import { ActionError, readAgreement, readAuthorizationState, toActionError } from "../actions/index.ts";
 import { bumped, classifyBroadcastError } from "./broadcast.ts";
 import { type PreparedCall, prepareCall, storedPayload } from "./calls.ts";
+import { type ScannerOptions, scanAgreements } from "./scanner.ts";
 import type { Sql } from "./store/sql.ts";
 import { flushUsage, usageBatchFailed, usageRecorded } from "./usage.ts";
 
@@ -73,6 +74,8 @@ export type WorkerContext = {
   readonly onStatusChange: (jobId: string) => void;
   readonly onStep?: StepHook;
   readonly onBroadcast?: (outcome: string) => void;
+  /** Settlement scanner of this chain (run by one signer's passes per chain). */
+  readonly scanner?: ScannerOptions;
   /** Usage queued for this signer as recorder is flushed as batches of at most `maxEntries`, or after `flushAfterMs`. */
   readonly usage?: { readonly maxEntries: number; readonly flushAfterMs: number };
 };
@@ -237,6 +240,10 @@ export async function acquireLease(ctx: WorkerContext): Promise<bigint | undefin
   return row ? BigInt(row.fence) : undefined;
 }
 
+/** The scanner looks for agreements to settle at most this often (each agreement has its own next look). */
+const SCAN_EVERY_MS = 1_000;
+const lastScan = new WeakMap<WorkerContext, number>();
+
 /** One pass of the pipeline for (chain, signer): prepare new jobs, send, watch. */
 export async function tick(ctx: WorkerContext): Promise<void> {
   const fence = await acquireLease(ctx);
@@ -248,6 +255,10 @@ export async function tick(ctx: WorkerContext): Promise<void> {
       ...ctx.usage,
     });
     for (const id of batches) ctx.onStatusChange(id);
+  }
+  if (ctx.scanner && Date.now() - (lastScan.get(ctx) ?? 0) >= SCAN_EVERY_MS) {
+    lastScan.set(ctx, Date.now());
+    for (const id of await scanAgreements(ctx, ctx.scanner)) ctx.onStatusChange(id);
   }
   await prepare(ctx, fence);
   await send(ctx, fence);
@@ -802,7 +813,7 @@ async function watch(ctx: WorkerContext): Promise<void> {
     // entries go back to the queue one by one.
     for (const r of jobs) {
       const f = byTx.get(String(r.id));
-      if (!f || f.tx.kind !== "usage_batch" || r.job_id === null) continue;
+      if (f?.tx.kind !== "usage_batch" || r.job_id === null) continue;
       const stored = storedPayload("usage_batch", f.tx.payload);
       if (outcome(r).status === "active" && stored.kind === "usage_batch") {
         await usageRecorded(t, r.job_id, stored.payload.escrow, f.mined.logs);

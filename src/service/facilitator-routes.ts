@@ -3,6 +3,7 @@ import type { Facilitator } from "../relayer/index.ts";
 import { type PaymentRequirements, parseRequirements } from "../wire/index.ts";
 import type { FacilitatorPaymentPayload } from "../x402/index.ts";
 import { jsonBody } from "./app.ts";
+import { ServiceError } from "./errors.ts";
 
 type Refusal = { status: 400; invalidMessage: string };
 
@@ -54,7 +55,18 @@ export function mountFacilitator(
   options: { readonly prefix?: string } = {},
 ): void {
   const prefix = options.prefix ?? "";
-  const parsed = async (c: Context) => facilitatorBody(await jsonBody(c));
+  // A body that is not JSON is a payload that does not parse: 400 `invalid_payload` in the
+  // facilitator protocol's shape, not the service's BODY_NOT_JSON error.
+  const parsed = async (c: Context) => {
+    let body: unknown;
+    try {
+      body = await jsonBody(c);
+    } catch (error) {
+      if (!(error instanceof ServiceError && error.is("BODY_NOT_JSON"))) throw error;
+      return { status: 400, invalidMessage: error.message } satisfies Refusal;
+    }
+    return facilitatorBody(body);
+  };
 
   app.post(`${prefix}/verify`, async (c) => {
     const body = await parsed(c);

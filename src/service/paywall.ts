@@ -33,7 +33,10 @@ export function x402Paywall(options: PaywallOptions): MiddlewareHandler {
     const resource = options.resource?.(c) ?? { url: c.req.url };
     const required = (error: string, extra: Record<string, unknown> = {}) => {
       const body: PaymentRequired = { x402Version: 2, error, resource, accepts };
-      return c.json({ ...body, ...extra }, 402, { [HEADERS.paymentRequired]: encodeJsonHeader(body) });
+      return c.json({ ...body, ...extra }, 402, {
+        [HEADERS.paymentRequired]: encodeJsonHeader(body),
+        "cache-control": "no-store",
+      });
     };
     let inbound: ReturnType<typeof readPayment>;
     try {
