@@ -22,7 +22,24 @@ import { RelayerError } from "./errors.ts";
 type AnyClient = Client<Transport, Chain | undefined, Account | undefined>;
 
 /** The kinds of job the relayer sends. */
-export type JobKind = "activation" | "x402_settlement" | "direct_payment" | "usage_batch";
+export type JobKind =
+  | "activation"
+  | "x402_settlement"
+  | "direct_payment"
+  | "usage_batch"
+  | "settlement"
+  | "completion"
+  | "close";
+
+/** An agreement's settlement (`settle`) or completion past its service expiry (`complete`): anyone may send it. */
+export type AgreementCallPayload = { readonly escrow: Address; readonly packedTerms: Hex };
+
+/** A cooperative close under the buyer's final voucher (`closeWithFinalVoucher`), sent by the recorder. */
+export type ClosePayload = AgreementCallPayload & {
+  readonly usage: string;
+  readonly deadline: string;
+  readonly signature: Hex;
+};
 
 /** What an activation job stores: the parsed body, ready to encode. */
 export type ActivationPayload = {
@@ -70,7 +87,9 @@ export type JobPayload =
   | { readonly kind: "activation"; readonly payload: ActivationPayload }
   | { readonly kind: "x402_settlement"; readonly payload: X402SettlementPayload }
   | { readonly kind: "direct_payment"; readonly payload: DirectPaymentPayload }
-  | { readonly kind: "usage_batch"; readonly payload: UsageBatchPayload };
+  | { readonly kind: "usage_batch"; readonly payload: UsageBatchPayload }
+  | { readonly kind: "settlement" | "completion"; readonly payload: AgreementCallPayload }
+  | { readonly kind: "close"; readonly payload: ClosePayload };
 
 /** The transaction a job sends, and what the pipeline needs to know about it. */
 export type PreparedCall = {
@@ -107,6 +126,11 @@ export function storedPayload(kind: string, payload: unknown): JobPayload {
       return { kind, payload: value as DirectPaymentPayload };
     case "usage_batch":
       return { kind, payload: value as UsageBatchPayload };
+    case "settlement":
+    case "completion":
+      return { kind, payload: value as AgreementCallPayload };
+    case "close":
+      return { kind, payload: value as ClosePayload };
     default:
       throw new RelayerError("JOB_KIND_UNKNOWN", `a stored job has the unknown kind ${kind}`, { kind });
   }
@@ -123,6 +147,12 @@ export function prepareCall(job: JobPayload, chainId: number): PreparedCall {
       return directPaymentCall(job.payload);
     case "usage_batch":
       return usageBatchCall(job.payload);
+    case "settlement":
+      return agreementCall(job.payload, "settle");
+    case "completion":
+      return agreementCall(job.payload, "complete");
+    case "close":
+      return closeCall(job.payload);
   }
 }
 
@@ -257,6 +287,47 @@ function usageBatchCall(p: UsageBatchPayload): PreparedCall {
         abi: agentEscrowAbi,
         functionName: "recordUsageBatch",
         args: [entries],
+        account,
+      }),
+  };
+}
+
+function agreementCall(p: AgreementCallPayload, functionName: "settle" | "complete"): PreparedCall {
+  return {
+    to: p.escrow,
+    data: encodeFunctionData({ abi: agentEscrowAbi, functionName, args: [p.packedTerms] }),
+    functionName,
+    estimate: (client, account) =>
+      functionName === "settle"
+        ? estimateContractGas(client, {
+            address: p.escrow,
+            abi: agentEscrowAbi,
+            functionName: "settle",
+            args: [p.packedTerms],
+            account,
+          })
+        : estimateContractGas(client, {
+            address: p.escrow,
+            abi: agentEscrowAbi,
+            functionName: "complete",
+            args: [p.packedTerms],
+            account,
+          }),
+  };
+}
+
+function closeCall(p: ClosePayload): PreparedCall {
+  const args = [p.packedTerms, BigInt(p.usage), Number(p.deadline), p.signature] as const;
+  return {
+    to: p.escrow,
+    data: encodeFunctionData({ abi: agentEscrowAbi, functionName: "closeWithFinalVoucher", args }),
+    functionName: "closeWithFinalVoucher",
+    estimate: (client, account) =>
+      estimateContractGas(client, {
+        address: p.escrow,
+        abi: agentEscrowAbi,
+        functionName: "closeWithFinalVoucher",
+        args,
         account,
       }),
   };

@@ -76,9 +76,17 @@ function toJob(row: JobRow): Job {
 }
 
 function jobKind(kind: string): JobKind {
-  if (kind === "activation" || kind === "x402_settlement" || kind === "direct_payment" || kind === "usage_batch") {
-    return kind;
-  }
+  const kinds: readonly JobKind[] = [
+    "activation",
+    "x402_settlement",
+    "direct_payment",
+    "usage_batch",
+    "settlement",
+    "completion",
+    "close",
+  ];
+  const known = kinds.find((k) => k === kind);
+  if (known) return known;
   throw new RelayerError("JOB_KIND_UNKNOWN", `a stored job has the unknown kind ${kind}`, { kind });
 }
 

@@ -3,7 +3,7 @@ import { type Address, type Hex, isHex, type LocalAccount } from "viem";
 import { decodeTerms } from "../eip712/index.ts";
 import { AgentEscrowError } from "../errors.ts";
 import { type ExactPayload, parseActivationSignatures, parseDirectPaymentBody } from "../wire/index.ts";
-import type { ActivationPayload, DirectPaymentPayload, JobKind, X402SettlementPayload } from "./calls.ts";
+import type { ActivationPayload, ClosePayload, DirectPaymentPayload, JobKind, X402SettlementPayload } from "./calls.ts";
 import { RelayerError } from "./errors.ts";
 import {
   findJob,
@@ -46,6 +46,13 @@ export type RelayerOptions = {
    * whichever comes first.
    */
   readonly usage?: { readonly maxEntries?: number; readonly flushAfterMs?: number };
+  /**
+   * The settlement scanner (off unless given): agreements this relayer activated are settled once
+   * their challenge window or resolution deadline has passed, and, with `completeExpired`
+   * (default true), completed once past their service expiry. `intervalMs` (default 30 s) is the
+   * longest pause between two looks at one agreement.
+   */
+  readonly settlement?: { readonly completeExpired?: boolean; readonly intervalMs?: number };
   /** Metrics in a prom-client registry of yours (no globals). */
   readonly metrics?: RelayerMetricsOptions;
 };
@@ -108,6 +115,20 @@ export type Relayer = {
   }): Promise<UsageOutcome>;
   /** A usage entry by its id: queued, batched, then recorded or skipped by the chain, or failed. */
   getUsage(id: string): Promise<UsageEntry | undefined>;
+  /**
+   * Close an agreement this relayer activated under the buyer's final voucher
+   * (`closeWithFinalVoucher`, sent by the agreement's recorder, which must be one of the
+   * relayer's signers): the seller is paid the final usage less fees, the buyer refunded the
+   * rest. One close per agreement.
+   * @throws {RelayerError} `JOB_NOT_FOUND` (no activation of this agreement here), `RECORDER_NOT_SIGNER`, `JOB_INVALID`.
+   */
+  submitFinalVoucher(voucher: {
+    readonly chainId: number;
+    readonly agreementId: Hex;
+    readonly usage: bigint;
+    readonly deadline: number;
+    readonly signature: Hex;
+  }): Promise<Job>;
   /** The job with this id or request id, if any. */
   getJob(idOrRequestId: string): Promise<Job | undefined>;
   /** The activation job of this agreement on this chain (whatever its request id), if any. */
@@ -194,7 +215,7 @@ export function createRelayer(options: RelayerOptions): Relayer {
     if (!reading) void readChanged();
   };
   const contexts: WorkerContext[] = options.chains.flatMap((chain) =>
-    (options.signers[chain.chainId] ?? []).map((signer) => ({
+    (options.signers[chain.chainId] ?? []).map((signer, index) => ({
       sql,
       chain,
       signer,
@@ -205,6 +226,15 @@ export function createRelayer(options: RelayerOptions): Relayer {
       onBroadcast: (outcome: string) => metrics.broadcast(chain.chainId, outcome),
       usage: { maxEntries: options.usage?.maxEntries ?? 50, flushAfterMs: options.usage?.flushAfterMs ?? 5_000 },
       ...(options.onStep ? { onStep: options.onStep } : {}),
+      // One signer's passes scan the chain for agreements to settle (under that signer's lease).
+      ...(options.settlement && index === 0
+        ? {
+            scanner: {
+              completeExpired: options.settlement.completeExpired ?? true,
+              intervalMs: options.settlement.intervalMs ?? 30_000,
+            },
+          }
+        : {}),
     })),
   );
   let running = false;
@@ -238,7 +268,7 @@ export function createRelayer(options: RelayerOptions): Relayer {
   };
   const enqueue = async (
     kind: JobKind,
-    job: { requestId: string; dedupeKey: string; chainId: number; payload: unknown },
+    job: { requestId: string; dedupeKey: string; chainId: number; payload: unknown; signer?: string },
   ): Promise<{ job: Job; created: boolean }> => {
     const inserted = await insertJob(sql, { id: randomUUID(), kind, ...job });
     if (inserted.created) {
@@ -249,12 +279,15 @@ export function createRelayer(options: RelayerOptions): Relayer {
     return inserted;
   };
   /** The recorder named by the terms of an agreement this relayer activated. */
-  const recorderOf = async (chainId: number, escrow: Address, agreementId: string): Promise<Address | undefined> => {
+  const packedTermsOf = async (chainId: number, escrow: Address, agreementId: string): Promise<Hex | undefined> => {
     const { rows } = await sql.query<{ packed: Hex | null }>(
       "SELECT payload->>'packedTerms' AS packed FROM relayer_jobs WHERE dedupe_key = $1 AND kind = 'activation'",
       [activationKey(chainId, escrow, agreementId)],
     );
-    const packed = rows[0]?.packed;
+    return rows[0]?.packed ?? undefined;
+  };
+  const recorderOf = async (chainId: number, escrow: Address, agreementId: string): Promise<Address | undefined> => {
+    const packed = await packedTermsOf(chainId, escrow, agreementId);
     return packed ? decodeTerms(packed).recorder : undefined;
   };
   /** The key of an EIP-3009 authorization: one job per authorization, whatever spends it. */
@@ -302,6 +335,48 @@ export function createRelayer(options: RelayerOptions): Relayer {
       });
     },
     getUsage: (id) => findUsage(sql, id),
+    async submitFinalVoucher(voucher) {
+      const chain = chainOf(voucher.chainId);
+      const packed = await packedTermsOf(voucher.chainId, chain.escrow, voucher.agreementId);
+      if (!packed) {
+        throw new RelayerError("JOB_NOT_FOUND", `no activation of agreement ${voucher.agreementId} here`, {
+          id: voucher.agreementId,
+        });
+      }
+      const recorder = decodeTerms(packed).recorder;
+      if (!(options.signers[voucher.chainId] ?? []).some((s) => s.address.toLowerCase() === recorder.toLowerCase())) {
+        throw new RelayerError(
+          "RECORDER_NOT_SIGNER",
+          `the recorder ${recorder} does not send on chain ${voucher.chainId}`,
+          {
+            chainId: voucher.chainId,
+            recorder,
+          },
+        );
+      }
+      if (!isHex(voucher.signature) || voucher.usage < 0n || !Number.isSafeInteger(voucher.deadline)) {
+        throw new RelayerError("JOB_INVALID", "the final voucher is malformed", {
+          field: "voucher",
+          reason: "FIELD_INVALID",
+        });
+      }
+      const key = `close:${voucher.chainId}:${chain.escrow.toLowerCase()}:${voucher.agreementId.toLowerCase()}`;
+      const payload: ClosePayload = {
+        escrow: chain.escrow,
+        packedTerms: packed,
+        usage: voucher.usage.toString(),
+        deadline: voucher.deadline.toString(),
+        signature: voucher.signature,
+      };
+      const { job } = await enqueue("close", {
+        requestId: key,
+        dedupeKey: key,
+        chainId: voucher.chainId,
+        payload,
+        signer: recorder.toLowerCase(),
+      });
+      return job;
+    },
     findAuthorizationJob: (chainId, token, from, nonce) =>
       findJobByKey(sql, authorizationKey(chainId, token, from, nonce)),
     senders: (chainId) => (options.signers[chainId] ?? []).map((s) => s.address),

@@ -39,6 +39,8 @@ export interface RelayerChainFixture {
   activationBody(options?: {
     deposit?: bigint;
     validBefore?: bigint;
+    /** The buyer (default: a fresh key). */
+    buyer?: LocalAccount;
   }): Promise<{ terms: Terms; id: Hex; body: unknown }>;
   rpc<T>(method: string, params?: unknown[]): Promise<T>;
   stop(): Promise<void>;
@@ -83,7 +85,7 @@ export async function startRelayerChain(): Promise<RelayerChainFixture> {
     escrow,
     account,
     async activationBody(options = {}) {
-      const buyer = privateKeyToAccount(generatePrivateKey());
+      const buyer = options.buyer ?? privateKeyToAccount(generatePrivateKey());
       const deposit = options.deposit ?? 10_000_000n;
       await token.mint(buyer.address, deposit);
       const now = Number((await dev.publicClient.getBlock()).timestamp);

@@ -131,6 +131,24 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX relayer_usage_job ON relayer_usage (job_id);
     `,
   },
+  {
+    version: 6,
+    name: "agreements watched until settled",
+    sql: `
+      CREATE TABLE relayer_agreements (
+        chain_id      integer NOT NULL,
+        escrow        text NOT NULL,
+        agreement_id  text NOT NULL,
+        packed_terms  text NOT NULL,
+        -- watching -> settled
+        status        text NOT NULL,
+        next_check_at timestamptz NOT NULL DEFAULT now(),
+        updated_at    timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (chain_id, escrow, agreement_id)
+      );
+      CREATE INDEX relayer_agreements_due ON relayer_agreements (chain_id, status, next_check_at);
+    `,
+  },
 ];
 
 const LOCK_KEY = 72_657_300; // an arbitrary advisory-lock key for this schema
