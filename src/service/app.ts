@@ -293,8 +293,9 @@ export function createRelayerService(options: RelayerServiceOptions): Hono {
   app.post("/direct-payments", async (c) => {
     const chainId = chainIdOf(c);
     const body = await jsonBody(c);
-    const requestId = requestIdOf(c, body, "");
-    const job = await relayer.submitDirectPayment(body, { requestId: requestId || randomUUID(), chainId });
+    // Without a request id the payment is still one job: the relayer keys it by its authorization.
+    const requestId = requestIdOf(c, body, `direct-payment:${randomUUID()}`);
+    const job = await relayer.submitDirectPayment(body, { requestId, chainId });
     if (job.status === "failed") {
       throw new ServiceError("JOB_FAILED", `payment failed: ${job.reason ?? "unknown"}`, {
         jobId: job.id,
