@@ -4,6 +4,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createPublicClient, http, keccak256, toHex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAgreement } from "../src/actions/index.ts";
 import { agreementRef } from "../src/eip712/index.ts";
@@ -206,5 +207,88 @@ describe("relayer service", () => {
       agreementRef(terms, { chainId: base.chainId, escrow: chain.escrow }),
     );
     expect(view.recordedUsage).toBe(1_250_000n);
+  });
+
+  it("a buyer's policy: above the approval threshold a purchase waits for the owner; outside the policy it is refused and nothing is recorded", async () => {
+    const buyer = privateKeyToAccount(generatePrivateKey());
+    const operatorHeaders = { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" };
+    const put = await fetch(`${served.url}/agents/${buyer.address}/policies`, {
+      method: "PUT",
+      headers: operatorHeaders,
+      body: JSON.stringify({
+        max_per_agreement: "50000000",
+        max_per_day: "25000000",
+        approval_threshold: "5000000",
+        sellers: [chain.account(2).address],
+      }),
+    });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toMatchObject({ max_per_day: "25000000", approval_threshold: "5000000" });
+    expect((await fetch(`${served.url}/agents/${buyer.address}/policies`)).status).toBe(401);
+
+    // 10 USDC, above the 5 USDC threshold: accepted, waiting for the owner, nothing sent.
+    const approved = await chain.activationBody({ buyer, deposit: 10_000_000n });
+    const waiting = await post(`/usage-agreements/${approved.id}/activate-escrow`, JSON.stringify(approved.body));
+    expect(waiting.status).toBe(202);
+    expect(await waiting.json()).toMatchObject({ status: "awaiting_approval", activation_tx_hash: null });
+    await new Promise((r) => setTimeout(r, 300)); // passes run; the job stays put
+    const ref = (terms: typeof approved.terms) => agreementRef(terms, { chainId: base.chainId, escrow: chain.escrow });
+    expect((await readAgreement(chain.dev.publicClient, ref(approved.terms))).status).toBe("none");
+    const { approvals } = (await (
+      await fetch(`${served.url}/agents/${buyer.address}/approvals`, { headers: operatorHeaders })
+    ).json()) as { approvals: { id: string; amount: string }[] };
+    expect(approvals.map((a) => a.amount)).toEqual(["10000000"]);
+    const approval = approvals[0]?.id ?? "";
+    // Another agent cannot decide it; the owner approves; it goes on to active.
+    const stranger = privateKeyToAccount(generatePrivateKey()).address;
+    const wrong = await fetch(`${served.url}/agents/${stranger}/approvals/${approval}/approve`, {
+      method: "POST",
+      headers: operatorHeaders,
+    });
+    expect(wrong.status).toBe(403);
+    const ok = await fetch(`${served.url}/agents/${buyer.address}/approvals/${approval}/approve`, {
+      method: "POST",
+      headers: operatorHeaders,
+    });
+    expect(ok.status).toBe(200);
+    expect((await pollStatus(approved.id, (s) => s !== "submitting")).status).toBe("active");
+    const twice = await fetch(`${served.url}/agents/${buyer.address}/approvals/${approval}/approve`, {
+      method: "POST",
+      headers: operatorHeaders,
+    });
+    expect(twice.status).toBe(409);
+
+    // Rejected: failed, nothing on chain, and it does not count against the daily limit.
+    const rejected = await chain.activationBody({ buyer, deposit: 10_000_000n });
+    const second = (await (
+      await post(`/usage-agreements/${rejected.id}/activate-escrow`, JSON.stringify(rejected.body))
+    ).json()) as { job_id: string };
+    const no = await fetch(`${served.url}/agents/${buyer.address}/approvals/${second.job_id}/reject`, {
+      method: "POST",
+      headers: operatorHeaders,
+    });
+    expect(await no.json()).toMatchObject({ status: "failed", reason: "rejected_by_owner" });
+    expect((await pollStatus(rejected.id, (s) => s !== "awaiting_approval")).status).toBe("failed");
+    expect((await readAgreement(chain.dev.publicClient, ref(rejected.terms))).status).toBe("none");
+
+    // Outside the policy: refused with the rule, nothing recorded.
+    const refusals: [Awaited<ReturnType<typeof chain.activationBody>>, string][] = [
+      [await chain.activationBody({ buyer, deposit: 60_000_000n }), "maxPerAgreement"],
+      [await chain.activationBody({ buyer, deposit: 20_000_000n }), "maxPerDay"], // 10 approved + 20 > 25
+    ];
+    for (const [refused, rule] of refusals) {
+      const res = await post(`/usage-agreements/${refused.id}/activate-escrow`, JSON.stringify(refused.body));
+      expect(res.status).toBe(403);
+      expect(await res.json()).toMatchObject({ error: { code: "POLICY_REFUSED", details: { rule } } });
+      expect(await relayer.getActivation(base.chainId, refused.id)).toBeUndefined();
+    }
+    await fetch(`${served.url}/agents/${buyer.address}/policies`, {
+      method: "PUT",
+      headers: operatorHeaders,
+      body: JSON.stringify({ sellers: [stranger] }),
+    });
+    const otherSeller = await chain.activationBody({ buyer, deposit: 1_000_000n });
+    const res = await post(`/usage-agreements/${otherSeller.id}/activate-escrow`, JSON.stringify(otherSeller.body));
+    expect(await res.json()).toMatchObject({ error: { code: "POLICY_REFUSED", details: { rule: "sellers" } } });
   });
 });

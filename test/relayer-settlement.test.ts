@@ -115,8 +115,13 @@ describe("settlement scanner (embedded store)", () => {
         "settlement",
       );
       expect(await chain.token.balanceOf(idle.buyer)).toBe(idle.terms.deposit); // no usage: all refunded
-      const kinds = await store.query<{ kind: string; status: string }>(
-        "SELECT kind, status FROM relayer_jobs WHERE kind IN ('settlement', 'completion') ORDER BY created_at",
+      const kinds = await until(
+        () =>
+          store.query<{ kind: string; status: string }>(
+            "SELECT kind, status FROM relayer_jobs WHERE kind IN ('settlement', 'completion') ORDER BY created_at",
+          ),
+        (r) => r.rows.every((x) => x.status !== "submitting"),
+        "confirmations",
       );
       expect(kinds.rows).toEqual([
         { kind: "settlement", status: "active" },
@@ -208,9 +213,14 @@ describe("settlement scanner, two instances on PostgreSQL", () => {
           "settlement",
         );
       }
-      const { rows } = await admin.query<{ status: string; n: string }>(
-        `SELECT status, count(*) AS n FROM ${schema}.relayer_jobs WHERE kind = 'settlement' GROUP BY status`,
-      );
+      // Mined on chain; confirmed in the store by the next pass of whichever instance holds the lease.
+      const settlementJobs = async () =>
+        (
+          await admin.query<{ status: string; n: string }>(
+            `SELECT status, count(*) AS n FROM ${schema}.relayer_jobs WHERE kind = 'settlement' GROUP BY status`,
+          )
+        ).rows;
+      const rows = await until(settlementJobs, (r) => r.every((x) => x.status !== "submitting"), "confirmation");
       expect(rows).toEqual([{ status: "active", n: "4" }]);
       const { rows: txs } = await admin.query<{ n: string }>(
         `SELECT count(*) AS n FROM ${schema}.relayer_txs t JOIN ${schema}.relayer_jobs j ON j.id = t.job_id WHERE j.kind = 'settlement'`,

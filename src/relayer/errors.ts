@@ -8,6 +8,10 @@ export type RelayerErrorDetails = {
   JOB_NOT_FOUND: { readonly id: string };
   /** Usage is recorded by the agreement's recorder: that address is not one of the relayer's signers on the chain. */
   RECORDER_NOT_SIGNER: { readonly chainId: number; readonly recorder: string };
+  /** The buyer's policy refuses the purchase: `rule` (`sellers`, `maxPerAgreement`, `maxPerDay`), its `limit`, the offending `value`. */
+  POLICY_REFUSED: { readonly buyer: string; readonly rule: string; readonly limit: string; readonly value: string };
+  /** An approval or rejection of a job that does not await one. */
+  APPROVAL_NOT_PENDING: { readonly id: string; readonly status: string };
   /** The relayer has no configuration (RPC, escrow, signers) for this chain. */
   CHAIN_NOT_CONFIGURED: { readonly chainId: number };
   /** `waitFor` gave up; the job goes on. */

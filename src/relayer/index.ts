@@ -20,6 +20,7 @@ export {
 } from "./facilitator.ts";
 export { type Job, type JobStatus, RETRYABLE_REASONS } from "./jobs.ts";
 export type { PromClientLike, RelayerMetricsOptions } from "./metrics.ts";
+export type { BuyerPolicy, Purchase } from "./policies.ts";
 export { createRelayer, type Relayer, type RelayerOptions } from "./relayer.ts";
 export { MIGRATIONS, migrate } from "./store/migrations.ts";
 export { pgliteStore } from "./store/pglite.ts";

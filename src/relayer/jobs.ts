@@ -7,7 +7,7 @@ import type { Sql } from "./store/sql.ts";
  * `failed`); a payment (x402 settlement, direct payment) is `submitting`, then `confirmed` at the
  * confirmation depth, or `failed`.
  */
-export type JobStatus = "submitting" | "active" | "confirmed" | "failed";
+export type JobStatus = "awaiting_approval" | "submitting" | "active" | "confirmed" | "failed";
 
 /** What the relayer was asked to do, and where it is. */
 export type Job = {
@@ -22,6 +22,9 @@ export type Job = {
   /** The transaction's hash once it is broadcast (for an activation, the seed's `activation_tx_hash`). */
   readonly txHash: string | null;
   readonly attempts: number;
+  /** A purchase's buyer and amount (an escrow deposit or a payment), null for other jobs. */
+  readonly buyer: string | null;
+  readonly amount: bigint | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 };
@@ -38,10 +41,13 @@ type JobRow = {
   created_at: Date | string;
   updated_at: Date | string;
   tx_hash: string | null;
+  buyer: string | null;
+  amount: string | null;
 };
 
 const SELECT_JOB = `
   SELECT j.id, j.request_id, j.kind, j.chain_id, j.status, j.reason, j.detail, j.attempts, j.created_at, j.updated_at,
+         j.buyer, j.amount,
          -- The activation's hash: the mined attempt, else the latest broadcast one; never a cancellation.
          (SELECT a.hash FROM relayer_attempts a
           WHERE a.tx_id = t.id AND NOT a.cancel
@@ -53,8 +59,8 @@ function toJob(row: JobRow): Job {
   const kind = jobKind(row.kind);
   // The store says `active` for a call that succeeded at depth; a payment is `confirmed` then.
   const status =
-    row.status === "failed"
-      ? "failed"
+    row.status === "failed" || row.status === "awaiting_approval"
+      ? row.status
       : row.status === "active"
         ? kind === "activation"
           ? "active"
@@ -70,6 +76,8 @@ function toJob(row: JobRow): Job {
     detail: row.detail,
     txHash: row.tx_hash,
     attempts: Number(row.attempts),
+    buyer: row.buyer,
+    amount: row.amount === null ? null : BigInt(row.amount),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -88,6 +96,22 @@ function jobKind(kind: string): JobKind {
   const known = kinds.find((k) => k === kind);
   if (known) return known;
   throw new RelayerError("JOB_KIND_UNKNOWN", `a stored job has the unknown kind ${kind}`, { kind });
+}
+
+async function findJobRowFor(sql: Sql, requestId: string, dedupeKey: string): Promise<JobRow | undefined> {
+  const { rows } = await sql.query<JobRow>(
+    `${SELECT_JOB} WHERE j.id = (SELECT job_id FROM relayer_job_requests WHERE request_id = $1)
+        OR j.request_id = $1 OR j.dedupe_key = $2
+     ORDER BY (j.request_id = $1) DESC LIMIT 1`,
+    [requestId, dedupeKey],
+  );
+  return rows[0];
+}
+
+/** The job recorded for this request id or this payload, if any. */
+export async function findJobFor(sql: Sql, requestId: string, dedupeKey: string): Promise<Job | undefined> {
+  const row = await findJobRowFor(sql, requestId, dedupeKey);
+  return row ? toJob(row) : undefined;
 }
 
 /** The job with this id or request id. */
@@ -142,30 +166,41 @@ export async function insertJob(
     payload: unknown;
     /** Only this signer may send it (a recorder's usage batch). */
     signer?: string;
+    /** A purchase waiting for the owner's approval starts in `awaiting_approval`. */
+    status?: "submitting" | "awaiting_approval";
+    /** A purchase's buyer and amount (for the buyer's daily limit). */
+    buyer?: string;
+    amount?: bigint;
   },
 ): Promise<{ job: Job; created: boolean }> {
   // The common case in one statement: the job and its request id, both new.
   const { rows } = await sql.query<JobRow>(
     `WITH job AS (
-       INSERT INTO relayer_jobs (id, request_id, dedupe_key, kind, chain_id, status, payload, signer)
-       VALUES ($1, $2, $3, $6, $4, 'submitting', $5, $7)
+       INSERT INTO relayer_jobs (id, request_id, dedupe_key, kind, chain_id, status, payload, signer, buyer, amount)
+       VALUES ($1, $2, $3, $6, $4, $8, $5, $7, $9, $10)
        ON CONFLICT DO NOTHING
-       RETURNING id, request_id, kind, chain_id, status, reason, detail, attempts, created_at, updated_at, NULL::text AS tx_hash
+       RETURNING id, request_id, kind, chain_id, status, reason, detail, attempts, created_at, updated_at,
+         NULL::text AS tx_hash, buyer, amount
      ), request AS (
        INSERT INTO relayer_job_requests (request_id, job_id) SELECT request_id, id FROM job ON CONFLICT DO NOTHING
      )
      SELECT * FROM job`,
-    [job.id, job.requestId, job.dedupeKey, job.chainId, JSON.stringify(job.payload), job.kind, job.signer ?? null],
+    [
+      job.id,
+      job.requestId,
+      job.dedupeKey,
+      job.chainId,
+      JSON.stringify(job.payload),
+      job.kind,
+      job.signer ?? null,
+      job.status ?? "submitting",
+      job.buyer?.toLowerCase() ?? null,
+      job.amount?.toString() ?? null,
+    ],
   );
   const inserted = rows[0];
   if (inserted) return { job: toJob(inserted), created: true };
-  const { rows: existing } = await sql.query<JobRow>(
-    `${SELECT_JOB} WHERE j.id = (SELECT job_id FROM relayer_job_requests WHERE request_id = $1)
-        OR j.request_id = $1 OR j.dedupe_key = $2
-     ORDER BY (j.request_id = $1) DESC LIMIT 1`,
-    [job.requestId, job.dedupeKey],
-  );
-  const row = existing[0];
+  const row = await findJobRowFor(sql, job.requestId, job.dedupeKey);
   if (!row) {
     throw new RelayerError("JOB_NOT_FOUND", `job ${job.requestId} vanished after insertion`, { id: job.requestId });
   }

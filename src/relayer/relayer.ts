@@ -8,6 +8,7 @@ import { RelayerError } from "./errors.ts";
 import {
   findJob,
   findJobByKey,
+  findJobFor,
   findJobs,
   insertJob,
   type Job,
@@ -16,6 +17,7 @@ import {
   requeueIfRetryable,
 } from "./jobs.ts";
 import { NO_METRICS, type RelayerMetricsOptions, relayerMetrics } from "./metrics.ts";
+import { type BuyerPolicy, checkPolicy, type Purchase, readPolicy, writePolicy } from "./policies.ts";
 import type { Store } from "./store/sql.ts";
 import { enqueueUsage, findUsage, type UsageEntry, type UsageOutcome } from "./usage.ts";
 import { type RelayerChain, type RelayerLogger, type StepHook, tick, type WorkerContext } from "./worker.ts";
@@ -135,9 +137,27 @@ export type Relayer = {
   getActivation(chainId: number, agreementId: string): Promise<Job | undefined>;
   /** The latest jobs, newest first (at most `limit`, default 100), optionally of one status. */
   listJobs(filter?: {
-    readonly status?: "submitting" | "active" | "confirmed" | "failed";
+    readonly status?: "awaiting_approval" | "submitting" | "active" | "confirmed" | "failed";
     readonly limit?: number;
   }): Promise<Job[]>;
+  /**
+   * Set (replace) a buyer's policy: checked on every activation and direct payment of that buyer
+   * before anything is recorded; a purchase above `approvalThreshold` waits in `awaiting_approval`.
+   */
+  setPolicy(buyer: Address, policy: BuyerPolicy): Promise<void>;
+  /** A buyer's policy, if one is set. */
+  getPolicy(buyer: Address): Promise<BuyerPolicy | undefined>;
+  /**
+   * The owner approves a purchase waiting in `awaiting_approval`: it goes on (`submitting`).
+   * @throws {RelayerError} `JOB_NOT_FOUND`, `APPROVAL_NOT_PENDING`.
+   */
+  approve(idOrRequestId: string): Promise<Job>;
+  /**
+   * The owner rejects a purchase waiting in `awaiting_approval`: it fails with
+   * `rejected_by_owner`, nothing sent.
+   * @throws {RelayerError} `JOB_NOT_FOUND`, `APPROVAL_NOT_PENDING`.
+   */
+  reject(idOrRequestId: string, reason?: string): Promise<Job>;
   /**
    * Wait until the job is `active` or `failed`.
    * @throws {RelayerError} `JOB_NOT_FOUND`, `WAIT_TIMEOUT` (the job goes on).
@@ -269,8 +289,26 @@ export function createRelayer(options: RelayerOptions): Relayer {
   const enqueue = async (
     kind: JobKind,
     job: { requestId: string; dedupeKey: string; chainId: number; payload: unknown; signer?: string },
+    purchase?: Purchase,
   ): Promise<{ job: Job; created: boolean }> => {
-    const inserted = await insertJob(sql, { id: randomUUID(), kind, ...job });
+    const record = {
+      id: randomUUID(),
+      kind,
+      ...job,
+      ...(purchase ? { buyer: purchase.buyer, amount: purchase.amount } : {}),
+    };
+    const inserted =
+      purchase && (await readPolicy(sql, purchase.buyer))
+        ? // A buyer with a policy: checked and recorded under the buyer's lock, so that purchases
+          // submitted together count each other against the daily limit. A request already
+          // recorded is answered as it is, without a second check.
+          await sql.transaction(async (t) => {
+            if (await findJobFor(t, job.requestId, job.dedupeKey)) return insertJob(t, record);
+            await t.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`buyer:${purchase.buyer.toLowerCase()}`]);
+            const { needsApproval } = await checkPolicy(t, purchase);
+            return insertJob(t, { ...record, status: needsApproval ? "awaiting_approval" : "submitting" });
+          })
+        : await insertJob(sql, record);
     if (inserted.created) {
       log.info({ job: inserted.job.id, kind, requestId: job.requestId }, "job accepted");
       metrics.jobAccepted(job.chainId);
@@ -289,6 +327,25 @@ export function createRelayer(options: RelayerOptions): Relayer {
   const recorderOf = async (chainId: number, escrow: Address, agreementId: string): Promise<Address | undefined> => {
     const packed = await packedTermsOf(chainId, escrow, agreementId);
     return packed ? decodeTerms(packed).recorder : undefined;
+  };
+  /** The owner's decision on a purchase awaiting approval (only such a job changes). */
+  const decide = async (idOrRequestId: string, status: "submitting" | "failed", reason: string | null) => {
+    const job = await findJob(sql, idOrRequestId);
+    if (!job) throw new RelayerError("JOB_NOT_FOUND", `no job ${idOrRequestId}`, { id: idOrRequestId });
+    const { rows } = await sql.query(
+      `UPDATE relayer_jobs SET status = $2, reason = $3, next_run_at = now(), updated_at = now()
+       WHERE id = $1 AND status = 'awaiting_approval' RETURNING id`,
+      [job.id, status, reason],
+    );
+    if (rows.length === 0) {
+      throw new RelayerError("APPROVAL_NOT_PENDING", `job ${job.id} is ${job.status}, not awaiting approval`, {
+        id: job.id,
+        status: job.status,
+      });
+    }
+    log.info({ job: job.id, decision: status === "failed" ? "rejected" : "approved" }, "owner decided");
+    notify(job.id);
+    return (await findJob(sql, job.id)) ?? job;
   };
   /** The key of an EIP-3009 authorization: one job per authorization, whatever spends it. */
   const authorizationKey = (chainId: number, token: Address, from: Address, nonce: string) =>
@@ -335,6 +392,10 @@ export function createRelayer(options: RelayerOptions): Relayer {
       });
     },
     getUsage: (id) => findUsage(sql, id),
+    setPolicy: (buyer, policy) => writePolicy(sql, buyer, policy),
+    getPolicy: (buyer) => readPolicy(sql, buyer),
+    approve: (idOrRequestId) => decide(idOrRequestId, "submitting", null),
+    reject: (idOrRequestId, reason) => decide(idOrRequestId, "failed", reason ?? "rejected_by_owner"),
     async submitFinalVoucher(voucher) {
       const chain = chainOf(voucher.chainId);
       const packed = await packedTermsOf(voucher.chainId, chain.escrow, voucher.agreementId);
@@ -438,7 +499,11 @@ export function createRelayer(options: RelayerOptions): Relayer {
         throw invalid(cause);
       }
       const dedupeKey = authorizationKey(chainId, payload.token, payload.from, payload.nonce);
-      const { job } = await enqueue("direct_payment", { requestId, dedupeKey, chainId, payload });
+      const { job } = await enqueue(
+        "direct_payment",
+        { requestId, dedupeKey, chainId, payload },
+        { buyer: payload.from, seller: payload.to, amount: BigInt(payload.value) },
+      );
       return job;
     },
 
@@ -446,9 +511,12 @@ export function createRelayer(options: RelayerOptions): Relayer {
       const chain = chainOf(chainId);
       let payload: ActivationPayload;
       let dedupeKey: string;
+      let purchase: Purchase;
       try {
         const signed = parseActivationSignatures(body, { chainId, escrow: chain.escrow });
         dedupeKey = activationKey(chainId, signed.agreement.escrow, signed.agreement.id);
+        const { terms } = signed.agreement;
+        purchase = { buyer: terms.buyer, seller: terms.seller, amount: terms.deposit };
         payload = {
           packedTerms: signed.agreement.packed,
           escrow: signed.agreement.escrow,
@@ -470,7 +538,7 @@ export function createRelayer(options: RelayerOptions): Relayer {
       } catch (cause) {
         throw invalid(cause);
       }
-      const { job, created } = await enqueue("activation", { requestId, dedupeKey, chainId, payload });
+      const { job, created } = await enqueue("activation", { requestId, dedupeKey, chainId, payload }, purchase);
       if (created) return job;
       // A client retrying after a retryable failure (the seed's 500) gets the job back in the queue.
       if (job.status === "failed" && job.reason !== null && RETRYABLE_REASONS.includes(job.reason)) {
@@ -497,7 +565,7 @@ export function createRelayer(options: RelayerOptions): Relayer {
       for (;;) {
         const job = await findJob(sql, idOrRequestId);
         if (!job) throw new RelayerError("JOB_NOT_FOUND", `no job ${idOrRequestId}`, { id: idOrRequestId });
-        if (job.status !== "submitting") return job;
+        if (job.status !== "submitting" && job.status !== "awaiting_approval") return job;
         if (Date.now() > deadline) {
           throw new RelayerError("WAIT_TIMEOUT", `job ${idOrRequestId} is still ${job.status}`, {
             id: idOrRequestId,

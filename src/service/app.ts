@@ -1,10 +1,10 @@
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { getAddress, isAddress, isHex } from "viem";
+import { type Address, getAddress, isAddress, isHex } from "viem";
 import { findChain, findToken, formatCaip2 } from "../chains/index.ts";
 import { DEFAULT_DIRECT_FEE_SCHEDULE, type DirectFeeSchedule, directPaymentFee } from "../fees.ts";
-import type { Job, Relayer } from "../relayer/index.ts";
+import type { BuyerPolicy, Job, Relayer } from "../relayer/index.ts";
 import { parseActivationSignatures } from "../wire/index.ts";
 import { errorBody, httpStatusOf, ServiceError } from "./errors.ts";
 
@@ -31,7 +31,7 @@ export type RelayerServiceOptions = {
 /** An activation's status as the seeds' `escrow-status` reports it. */
 export type EscrowStatusJson = {
   agreement_id: string;
-  status: "submitting" | "active" | "failed";
+  status: "awaiting_approval" | "submitting" | "active" | "failed";
   activation_tx_hash: string | null;
   error: string | null;
   job_id: string;
@@ -48,6 +48,8 @@ export type JobJson = {
   reason: string | null;
   tx_hash: string | null;
   attempts: number;
+  buyer: string | null;
+  amount: string | null;
   created_at: string;
   updated_at: string;
 };
@@ -61,6 +63,8 @@ export const jobJson = (job: Job): JobJson => ({
   reason: job.reason,
   tx_hash: job.txHash,
   attempts: job.attempts,
+  buyer: job.buyer,
+  amount: job.amount === null ? null : job.amount.toString(),
   created_at: job.createdAt.toISOString(),
   updated_at: job.updatedAt.toISOString(),
 });
@@ -203,7 +207,7 @@ export function createRelayerService(options: RelayerServiceOptions): Hono {
         reason: job.reason,
       });
     }
-    return c.json(escrowStatus(agreementId, job), job.status === "submitting" ? 202 : 200);
+    return c.json(escrowStatus(agreementId, job), job.status === "active" ? 200 : 202);
   });
 
   const statusOf = async (c: Context) => {
@@ -363,6 +367,90 @@ export function createRelayerService(options: RelayerServiceOptions): Hono {
     });
   });
 
+  // Seed flow 5: the owner's guardrails for an agent (its buyer address) and its approvals.
+  const policyJson = (p: BuyerPolicy | undefined) => ({
+    max_per_agreement: p?.maxPerAgreement?.toString() ?? null,
+    max_per_day: p?.maxPerDay?.toString() ?? null,
+    sellers: p?.sellers ?? null,
+    approval_threshold: p?.approvalThreshold?.toString() ?? null,
+  });
+  const agentOf = (c: Context): Address => {
+    const agent = c.req.param("agent") ?? "";
+    if (!isAddress(agent, { strict: false })) {
+      throw new ServiceError("QUERY_INVALID", "the agent id is its buyer address", {
+        param: "agent_id",
+        value: agent,
+        expected: "an address",
+      });
+    }
+    return getAddress(agent);
+  };
+  app.get("/agents/:agent/policies", async (c) => {
+    operator(c);
+    return c.json(policyJson(await relayer.getPolicy(agentOf(c))));
+  });
+  app.put("/agents/:agent/policies", async (c) => {
+    operator(c);
+    const agent = agentOf(c);
+    const body = await jsonBody(c);
+    const record = typeof body === "object" && body !== null ? body : {};
+    const get = (name: string): unknown => Object.getOwnPropertyDescriptor(record, name)?.value;
+    const amount = (name: string): bigint | undefined => {
+      const value = get(name);
+      if (value === undefined || value === null) return undefined;
+      if ((typeof value !== "string" && typeof value !== "number") || !/^[0-9]{1,30}$/.test(String(value))) {
+        throw new ServiceError("QUERY_INVALID", `${name} must be a whole number of token units`, {
+          param: name,
+          value: String(value),
+          expected: "a decimal string",
+        });
+      }
+      return BigInt(String(value));
+    };
+    const sellersValue = get("sellers");
+    let sellers: Address[] | undefined;
+    if (sellersValue !== undefined && sellersValue !== null) {
+      if (
+        !Array.isArray(sellersValue) ||
+        !sellersValue.every((s) => typeof s === "string" && isAddress(s, { strict: false }))
+      ) {
+        throw new ServiceError("QUERY_INVALID", "sellers must be a list of addresses", {
+          param: "sellers",
+          value: JSON.stringify(sellersValue),
+          expected: "an array of addresses",
+        });
+      }
+      sellers = sellersValue.map((s: string) => getAddress(s));
+    }
+    const policy: BuyerPolicy = {
+      ...(amount("max_per_agreement") !== undefined ? { maxPerAgreement: amount("max_per_agreement") } : {}),
+      ...(amount("max_per_day") !== undefined ? { maxPerDay: amount("max_per_day") } : {}),
+      ...(amount("approval_threshold") !== undefined ? { approvalThreshold: amount("approval_threshold") } : {}),
+      ...(sellers ? { sellers } : {}),
+    };
+    await relayer.setPolicy(agent, policy);
+    return c.json(policyJson(await relayer.getPolicy(agent)));
+  });
+  app.get("/agents/:agent/approvals", async (c) => {
+    operator(c);
+    const agent = agentOf(c).toLowerCase();
+    const pending = await relayer.listJobs({ status: "awaiting_approval", limit: 1_000 });
+    return c.json({ approvals: pending.filter((j) => j.buyer === agent).map(jobJson) });
+  });
+  for (const decision of ["approve", "reject"] as const) {
+    app.post(`/agents/:agent/approvals/:request/${decision}`, async (c) => {
+      operator(c);
+      const agent = agentOf(c).toLowerCase();
+      const job = await relayer.getJob(c.req.param("request") ?? "");
+      if (!job) throw new ServiceError("NOT_FOUND", `no request ${c.req.param("request")}`, { path: c.req.path });
+      if (job.buyer !== agent) {
+        throw new ServiceError("NOT_BUYER", "this purchase is another agent's", { agent, buyer: job.buyer });
+      }
+      const decided = decision === "approve" ? await relayer.approve(job.id) : await relayer.reject(job.id);
+      return c.json(jobJson(decided));
+    });
+  }
+
   app.get("/jobs/:id", async (c) => {
     const job = await relayer.getJob(c.req.param("id"));
     if (!job) throw new ServiceError("NOT_FOUND", `no job ${c.req.param("id")}`, { path: c.req.path });
@@ -372,7 +460,7 @@ export function createRelayerService(options: RelayerServiceOptions): Hono {
   app.get("/jobs", async (c) => {
     operator(c);
     const status = c.req.query("status");
-    const statuses = ["submitting", "active", "confirmed", "failed"] as const;
+    const statuses = ["awaiting_approval", "submitting", "active", "confirmed", "failed"] as const;
     const known = statuses.find((s) => s === status);
     if (status !== undefined && !known) {
       throw new ServiceError("QUERY_INVALID", `status ${status} is unknown`, {

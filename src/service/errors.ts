@@ -16,6 +16,8 @@ export type ServiceErrorDetails = {
   AGREEMENT_MISMATCH: { readonly path: string; readonly body: string };
   /** The job failed for good (the seed's 400): `reason` is the relayer's typed reason. */
   JOB_FAILED: { readonly jobId: string; readonly reason: string | null };
+  /** The agent in the path is not the purchase's buyer. */
+  NOT_BUYER: { readonly agent: string; readonly buyer: string | null };
   /** The store or the chain could not be reached: retry with the same request id. */
   UNAVAILABLE: { readonly cause: string };
 };
@@ -40,7 +42,7 @@ export class ServiceError<C extends ServiceErrorCode = ServiceErrorCode> extends
  * 409 for a conflict, 413, 503 for what a retry may fix (store or chain unreachable), 500 for
  * the rest.
  */
-export function httpStatusOf(error: unknown): 400 | 401 | 404 | 409 | 413 | 500 | 503 | 504 {
+export function httpStatusOf(error: unknown): 400 | 401 | 403 | 404 | 409 | 413 | 500 | 503 | 504 {
   if (!(error instanceof AgentEscrowError)) return 503;
   switch (error.code) {
     case "BODY_NOT_JSON":
@@ -51,10 +53,14 @@ export function httpStatusOf(error: unknown): 400 | 401 | 404 | 409 | 413 | 500 
       return 400;
     case "UNAUTHORIZED":
       return 401;
+    case "POLICY_REFUSED":
+    case "NOT_BUYER":
+      return 403;
     case "NOT_FOUND":
     case "JOB_NOT_FOUND":
       return 404;
     case "AGREEMENT_MISMATCH":
+    case "APPROVAL_NOT_PENDING":
       return 409;
     case "BODY_TOO_LARGE":
       return 413;

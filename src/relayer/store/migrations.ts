@@ -149,6 +149,24 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX relayer_agreements_due ON relayer_agreements (chain_id, status, next_check_at);
     `,
   },
+  {
+    version: 7,
+    name: "buyer policies and approvals",
+    sql: `
+      CREATE TABLE relayer_policies (
+        buyer              text PRIMARY KEY,
+        max_per_agreement  numeric,
+        max_per_day        numeric,
+        sellers            text[],
+        approval_threshold numeric,
+        updated_at         timestamptz NOT NULL DEFAULT now()
+      );
+      -- A purchase's buyer and amount (escrow deposit or payment), for the daily limit.
+      ALTER TABLE relayer_jobs ADD COLUMN buyer text;
+      ALTER TABLE relayer_jobs ADD COLUMN amount numeric;
+      CREATE INDEX relayer_jobs_buyer ON relayer_jobs (buyer, created_at);
+    `,
+  },
 ];
 
 const LOCK_KEY = 72_657_300; // an arbitrary advisory-lock key for this schema
