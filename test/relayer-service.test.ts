@@ -7,7 +7,9 @@ import { createPublicClient, http, keccak256, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAgreement } from "../src/actions/index.ts";
+import { buildDirectStablecoinAgreement, type DirectPaymentRequirements } from "../src/client/index.ts";
 import { agreementRef } from "../src/eip712/index.ts";
+import { directPaymentFee } from "../src/fees.ts";
 import { createRelayer, pgliteStore, type Relayer, type Store } from "../src/relayer/index.ts";
 import {
   createRelayerService,
@@ -61,6 +63,7 @@ beforeAll(async () => {
         chainId: base.chainId,
         client: createPublicClient({ transport: http(chain.url), cacheTime: 0, pollingInterval: 20 }),
         escrow: chain.escrow,
+        directPayment: chain.directPayment,
         rebroadcastMs: 0,
       },
     ],
@@ -290,5 +293,40 @@ describe("relayer service", () => {
     const otherSeller = await chain.activationBody({ buyer, deposit: 1_000_000n });
     const res = await post(`/usage-agreements/${otherSeller.id}/activate-escrow`, JSON.stringify(otherSeller.body));
     expect(await res.json()).toMatchObject({ error: { code: "POLICY_REFUSED", details: { rule: "sellers" } } });
+  });
+
+  it("a direct payment: payment-requirements, the body the client builds, 202, one job however often it is sent, seller and fee paid", async () => {
+    const buyer = privateKeyToAccount(generatePrivateKey());
+    const seller = privateKeyToAccount(generatePrivateKey()).address;
+    await chain.token.mint(buyer.address, 30_000_000n);
+    const res = await fetch(`${served.url}/payment-requirements?amount_cents=2000&rail=stablecoin&pay_to=${seller}`);
+    const requirements = (await res.json()) as DirectPaymentRequirements;
+    expect(requirements.fee).toMatchObject({
+      amount: directPaymentFee(20_000_000n).toString(),
+      spender: chain.directPayment,
+    });
+    const built = await buildDirectStablecoinAgreement(buyer, requirements, {
+      maxAmount: 25_000_000n,
+      directPayment: chain.directPayment,
+      publicClient: chain.dev.publicClient,
+      nowSeconds: Number((await chain.dev.publicClient.getBlock()).timestamp),
+    });
+    const sent = await Promise.all([1, 2, 3].map(() => post("/direct-payments", JSON.stringify(built.body))));
+    expect(sent.map((r) => r.status)).toEqual([202, 202, 202]);
+    const ids = new Set(await Promise.all(sent.map(async (r) => ((await r.json()) as { id: string }).id)));
+    expect(ids.size).toBe(1);
+    const [id] = [...ids];
+    let job = { status: "submitting", kind: "" };
+    for (let i = 0; i < 200 && job.status === "submitting"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      job = (await (await fetch(`${served.url}/jobs/${id}`)).json()) as typeof job;
+    }
+    expect(job).toMatchObject({ kind: "direct_payment", status: "confirmed" });
+    expect(await chain.token.balanceOf(seller)).toBe(20_000_000n);
+    expect(await chain.token.balanceOf(buyer.address)).toBe(30_000_000n - 20_000_000n - built.fee);
+    const tampered = { ...built.body, amount: "1" };
+    const refused = await post("/direct-payments", JSON.stringify(tampered));
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("JOB_INVALID");
   });
 });

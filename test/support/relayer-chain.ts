@@ -13,10 +13,10 @@ import {
 } from "viem";
 import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { deployContract, waitForTransactionReceipt, writeContract } from "viem/actions";
-import { agentEscrowAbi } from "../../src/abi/index.ts";
+import { agentEscrowAbi, directPaymentAbi } from "../../src/abi/index.ts";
 import { getChainByKey, getToken } from "../../src/chains/index.ts";
 import { checkActivationPolicy, parsePackage, signActivation } from "../../src/client/index.ts";
-import { agentEscrowArtifact } from "../../src/deploy/artifacts.ts";
+import { agentEscrowArtifact, directPaymentArtifact } from "../../src/deploy/artifacts.ts";
 import { agreementRef, type Terms } from "../../src/eip712/index.ts";
 import { type DevChain, devChainFromProvider } from "../../src/testing/dev-chain.ts";
 import { type FiatTokenHandle, installFiatToken } from "../../src/testing/fiat-token.ts";
@@ -33,6 +33,8 @@ export interface RelayerChainFixture {
   readonly dev: DevChain;
   readonly token: FiatTokenHandle;
   readonly escrow: Address;
+  /** DirectPayment, with the platform's USDC fee schedule. */
+  readonly directPayment: Address;
   /** A funded account of anvil's mnemonic (index 5 and up are free for relayer signers). */
   account(index: number): LocalAccount;
   /** Terms with a fresh buyer holding `deposit` USDC; returns the body the buyer POSTs. */
@@ -76,9 +78,29 @@ export async function startRelayerChain(): Promise<RelayerChainFixture> {
       chain: ownerWallet.chain,
     }),
   });
+  const directHash = await deployContract(ownerWallet, {
+    abi: directPaymentAbi,
+    bytecode: directPaymentArtifact.bytecode,
+    args: [owner.address, owner.address],
+    account: owner,
+    chain: ownerWallet.chain,
+  });
+  const directPayment = (await waitForTransactionReceipt(dev.publicClient, { hash: directHash })).contractAddress;
+  if (!directPayment) throw new Error("DirectPayment deployment failed");
+  await waitForTransactionReceipt(dev.publicClient, {
+    hash: await writeContract(ownerWallet, {
+      address: directPayment,
+      abi: directPaymentAbi,
+      functionName: "setFeeSchedule",
+      args: [usdc.address, true, 200, 3_000n, 100_000n],
+      account: owner,
+      chain: ownerWallet.chain,
+    }),
+  });
   let n = 0;
   return {
     anvil,
+    directPayment,
     url: anvil.url,
     dev,
     token,
