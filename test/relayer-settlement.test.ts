@@ -1,9 +1,10 @@
 // Automatic settlement on anvil with Circle's real FiatToken: the scanner settles agreements past
 // their challenge window, completes those past their service expiry, and a final voucher closes
 // one cooperatively; two instances on PostgreSQL settle each agreement exactly once.
-import { createPublicClient, type Hex, http, keccak256, toHex } from "viem";
+import { createPublicClient, type Hex, http, keccak256, type LocalAccount, toHex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readAgreement } from "../src/actions/index.ts";
+import { readAgreement, readWithdrawable } from "../src/actions/index.ts";
 import { signFinalVoucher } from "../src/client/index.ts";
 import { type AgreementRef, agreementRef, type Terms } from "../src/eip712/index.ts";
 import { settlementFee } from "../src/fees.ts";
@@ -20,7 +21,7 @@ afterAll(async () => chain?.stop());
 
 const recorder = () => chain.account(4); // the activation fixture names account 4 as recorder
 
-const relayerOn = (store: Store, instanceId = "settler") =>
+const relayerOn = (store: Store, instanceId = "settler", extraSigners: LocalAccount[] = []) =>
   createRelayer({
     chains: [
       {
@@ -30,7 +31,7 @@ const relayerOn = (store: Store, instanceId = "settler") =>
         rebroadcastMs: 0,
       },
     ],
-    signers: { [base.chainId]: [recorder()] },
+    signers: { [base.chainId]: [recorder(), ...extraSigners] },
     store,
     instanceId,
     pollMs: 50,
@@ -134,14 +135,15 @@ describe("settlement scanner (embedded store)", () => {
     }
   });
 
-  it("closes cooperatively under the buyer's final voucher, sent by the recorder", async () => {
+  it("closes cooperatively under the buyer's final voucher, sent by the recorder; the fee recipient's deferred payout is withdrawn when asked", async () => {
     const store = await pgliteStore();
-    const relayer = relayerOn(store);
+    // The fixture's fee recipient (account 3) sends here too, so its credited fees can be withdrawn.
+    const feeRecipient = chain.account(3);
+    const relayer = relayerOn(store, "settler", [feeRecipient]);
     relayer.start();
     try {
       // A fresh buyer key signs the voucher: the fixture's buyer key is not exposed, so sign with
       // an agreement whose buyer we hold.
-      const { privateKeyToAccount, generatePrivateKey } = await import("viem/accounts");
       const buyer = privateKeyToAccount(generatePrivateKey());
       const { body, terms } = await chain.activationBody({ buyer });
       const job = await relayer.submitActivation(body, { requestId: `close-${terms.salt}`, chainId: base.chainId });
@@ -168,6 +170,33 @@ describe("settlement scanner (embedded store)", () => {
         signature,
       });
       expect(again.id).toBe(close.id);
+      // The settlement fee is credited to the fee recipient's withdrawable balance: withdrawn on request.
+      const fee = settlementFee(2_500_000n, terms);
+      const owed = await readWithdrawable(chain.dev.publicClient, chain.escrow, terms.token, feeRecipient.address);
+      expect(owed).toBeGreaterThanOrEqual(fee);
+      const to = privateKeyToAccount(generatePrivateKey()).address;
+      const payout = await relayer.retryPayout({
+        chainId: base.chainId,
+        token: terms.token,
+        owner: feeRecipient.address,
+        to,
+      });
+      expect((await relayer.waitFor(payout.id, { timeoutMs: 20_000, pollMs: 50 })).status).toBe("confirmed");
+      expect(await chain.token.balanceOf(to)).toBe(owed);
+      expect(await readWithdrawable(chain.dev.publicClient, chain.escrow, terms.token, feeRecipient.address)).toBe(0n);
+      // Nothing left: refused before anything is sent.
+      const empty = await relayer.retryPayout({
+        chainId: base.chainId,
+        token: terms.token,
+        owner: feeRecipient.address,
+      });
+      expect(await relayer.waitFor(empty.id, { timeoutMs: 20_000, pollMs: 50 })).toMatchObject({
+        status: "failed",
+        txHash: null,
+      });
+      await expect(relayer.retryPayout({ chainId: base.chainId, token: terms.token, owner: to })).rejects.toMatchObject(
+        { code: "RECORDER_NOT_SIGNER" },
+      );
     } finally {
       await relayer.stop();
       await store.close();

@@ -29,7 +29,11 @@ export type JobKind =
   | "usage_batch"
   | "settlement"
   | "completion"
-  | "close";
+  | "close"
+  | "withdrawal";
+
+/** A deferred payout withdrawn by its owner, one of the relayer's signers (`withdraw(token, to)`). */
+export type WithdrawalPayload = { readonly escrow: Address; readonly token: Address; readonly to: Address };
 
 /** An agreement's settlement (`settle`) or completion past its service expiry (`complete`): anyone may send it. */
 export type AgreementCallPayload = { readonly escrow: Address; readonly packedTerms: Hex };
@@ -89,7 +93,8 @@ export type JobPayload =
   | { readonly kind: "direct_payment"; readonly payload: DirectPaymentPayload }
   | { readonly kind: "usage_batch"; readonly payload: UsageBatchPayload }
   | { readonly kind: "settlement" | "completion"; readonly payload: AgreementCallPayload }
-  | { readonly kind: "close"; readonly payload: ClosePayload };
+  | { readonly kind: "close"; readonly payload: ClosePayload }
+  | { readonly kind: "withdrawal"; readonly payload: WithdrawalPayload };
 
 /** The transaction a job sends, and what the pipeline needs to know about it. */
 export type PreparedCall = {
@@ -131,6 +136,8 @@ export function storedPayload(kind: string, payload: unknown): JobPayload {
       return { kind, payload: value as AgreementCallPayload };
     case "close":
       return { kind, payload: value as ClosePayload };
+    case "withdrawal":
+      return { kind, payload: value as WithdrawalPayload };
     default:
       throw new RelayerError("JOB_KIND_UNKNOWN", `a stored job has the unknown kind ${kind}`, { kind });
   }
@@ -153,6 +160,8 @@ export function prepareCall(job: JobPayload, chainId: number): PreparedCall {
       return agreementCall(job.payload, "complete");
     case "close":
       return closeCall(job.payload);
+    case "withdrawal":
+      return withdrawalCall(job.payload);
   }
 }
 
@@ -330,5 +339,16 @@ function closeCall(p: ClosePayload): PreparedCall {
         args,
         account,
       }),
+  };
+}
+
+function withdrawalCall(p: WithdrawalPayload): PreparedCall {
+  const args = [p.token, p.to] as const;
+  return {
+    to: p.escrow,
+    data: encodeFunctionData({ abi: agentEscrowAbi, functionName: "withdraw", args }),
+    functionName: "withdraw",
+    estimate: (client, account) =>
+      estimateContractGas(client, { address: p.escrow, abi: agentEscrowAbi, functionName: "withdraw", args, account }),
   };
 }

@@ -92,6 +92,7 @@ function jobKind(kind: string): JobKind {
     "settlement",
     "completion",
     "close",
+    "withdrawal",
   ];
   const known = kinds.find((k) => k === kind);
   if (known) return known;

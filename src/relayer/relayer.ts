@@ -115,6 +115,19 @@ export type Relayer = {
     readonly complete?: boolean;
     readonly recorder?: Address;
   }): Promise<UsageOutcome>;
+  /**
+   * Retry a deferred payout: a payout the escrow could not transfer (or a fee credited to the fee
+   * recipient) is a withdrawable balance of its owner; when the owner is one of the relayer's
+   * signers, this withdraws it to `to` (default: the owner). Each call is a new job; a balance of
+   * zero is refused before anything is sent (`NothingToWithdraw`).
+   * @throws {RelayerError} `RECORDER_NOT_SIGNER` (the owner does not send here), `CHAIN_NOT_CONFIGURED`.
+   */
+  retryPayout(payout: {
+    readonly chainId: number;
+    readonly token: Address;
+    readonly owner: Address;
+    readonly to?: Address;
+  }): Promise<Job>;
   /** A usage entry by its id: queued, batched, then recorded or skipped by the chain, or failed. */
   getUsage(id: string): Promise<UsageEntry | undefined>;
   /**
@@ -392,6 +405,24 @@ export function createRelayer(options: RelayerOptions): Relayer {
       });
     },
     getUsage: (id) => findUsage(sql, id),
+    async retryPayout({ chainId, token, owner, to }) {
+      const chain = chainOf(chainId);
+      if (!(options.signers[chainId] ?? []).some((s) => s.address.toLowerCase() === owner.toLowerCase())) {
+        throw new RelayerError("RECORDER_NOT_SIGNER", `${owner} does not send on chain ${chainId}`, {
+          chainId,
+          recorder: owner,
+        });
+      }
+      const key = `withdraw:${chainId}:${owner.toLowerCase()}:${token.toLowerCase()}:${randomUUID()}`;
+      const { job } = await enqueue("withdrawal", {
+        requestId: key,
+        dedupeKey: key,
+        chainId,
+        payload: { escrow: chain.escrow, token, to: to ?? owner },
+        signer: owner.toLowerCase(),
+      });
+      return job;
+    },
     setPolicy: (buyer, policy) => writePolicy(sql, buyer, policy),
     getPolicy: (buyer) => readPolicy(sql, buyer),
     approve: (idOrRequestId) => decide(idOrRequestId, "submitting", null),
