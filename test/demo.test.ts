@@ -1,23 +1,13 @@
 // The main job end to end (scripts/demo.ts, what `npm run demo` runs): the whole lifecycle through
 // the relayer service over HTTP, on the embedded store and the in-process Base-faithful chain.
-import { spawn } from "node:child_process";
-import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { runScript } from "./support/run-script.ts";
 
 describe("demo", () => {
   it("runs every flow through the relayer service and exits 0", async () => {
-    const child = spawn(process.execPath, [resolve(import.meta.dirname, "../scripts/demo.ts")], {
-      cwd: resolve(import.meta.dirname, ".."),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    const run = runScript("demo.ts");
+    const code = await run.exited;
+    const out = run.output();
     expect(code, out).toBe(0);
     for (const step of [
       "POST activate-escrow -> 202 submitting",

@@ -17,6 +17,7 @@ import {
   encodeActivation,
   type FundingAuthorization,
 } from "../eip712/index.ts";
+import type { ExactPayload } from "../wire/index.ts";
 import { RelayerError } from "./errors.ts";
 
 type AnyClient = Client<Transport, Chain | undefined, Account | undefined>;
@@ -64,6 +65,29 @@ export type TransferPayload = {
   readonly nonce: Hex;
   readonly signature: Hex;
 };
+
+/** The stored form of an x402 'exact' payment (its EIP-3009 authorization and signature) at `token`. */
+export function transferPayload(token: Address, payment: ExactPayload): TransferPayload {
+  const a = payment.authorization;
+  return {
+    token,
+    from: a.from,
+    to: a.to,
+    value: a.value,
+    validAfter: a.validAfter,
+    validBefore: a.validBefore,
+    nonce: a.nonce,
+    signature: payment.signature,
+  };
+}
+
+/** The authorization a transfer payload spends, and when it ends. */
+const spends = (p: TransferPayload) => ({
+  token: p.token,
+  from: p.from,
+  nonce: p.nonce,
+  validBefore: BigInt(p.validBefore),
+});
 
 /** An x402 'exact' settlement job: the payer's authorization, executed at the token. */
 export type X402SettlementPayload = TransferPayload;
@@ -237,7 +261,7 @@ function transferCall(p: TransferPayload): PreparedCall {
     to: p.token,
     data: encodeFunctionData({ abi: fiatTokenAbi, functionName: "transferWithAuthorization", args }),
     functionName: "transferWithAuthorization",
-    authorization: { token: p.token, from: p.from, nonce: p.nonce, validBefore: BigInt(p.validBefore) },
+    authorization: spends(p),
     estimate: (client, account) =>
       estimateContractGas(client, {
         address: p.token,
@@ -267,7 +291,7 @@ function directPaymentCall(p: DirectPaymentPayload): PreparedCall {
     to: p.directPayment,
     data: encodeFunctionData({ abi: directPaymentAbi, functionName: "pay", args }),
     functionName: "pay",
-    authorization: { token: p.token, from: p.from, nonce: p.nonce, validBefore: BigInt(p.validBefore) },
+    authorization: spends(p),
     estimate: (client, account) =>
       estimateContractGas(client, {
         address: p.directPayment,

@@ -3,7 +3,14 @@ import { type Address, type Hex, isHex, type LocalAccount } from "viem";
 import { decodeTerms } from "../eip712/index.ts";
 import { AgentEscrowError } from "../errors.ts";
 import { type ExactPayload, parseActivationSignatures, parseDirectPaymentBody } from "../wire/index.ts";
-import type { ActivationPayload, ClosePayload, DirectPaymentPayload, JobKind, X402SettlementPayload } from "./calls.ts";
+import {
+  type ActivationPayload,
+  type ClosePayload,
+  type DirectPaymentPayload,
+  type JobKind,
+  transferPayload,
+  type X402SettlementPayload,
+} from "./calls.ts";
 import { RelayerError } from "./errors.ts";
 import {
   findJob,
@@ -487,18 +494,8 @@ export function createRelayer(options: RelayerOptions): Relayer {
     },
     async submitX402Settlement({ asset, payload: exact }, { chainId, requestId }) {
       chainOf(chainId);
-      const a = exact.authorization;
-      const dedupeKey = authorizationKey(chainId, asset, a.from, a.nonce);
-      const payload: X402SettlementPayload = {
-        token: asset,
-        from: a.from,
-        to: a.to,
-        value: a.value,
-        validAfter: a.validAfter,
-        validBefore: a.validBefore,
-        nonce: a.nonce,
-        signature: exact.signature,
-      };
+      const payload: X402SettlementPayload = transferPayload(asset, exact);
+      const dedupeKey = authorizationKey(chainId, asset, payload.from, payload.nonce);
       return enqueue("x402_settlement", { requestId: requestId ?? dedupeKey, dedupeKey, chainId, payload });
     },
 
@@ -513,17 +510,9 @@ export function createRelayer(options: RelayerOptions): Relayer {
       let payload: DirectPaymentPayload;
       try {
         const parsed = parseDirectPaymentBody(body);
-        const a = parsed.payment.authorization;
         payload = {
+          ...transferPayload(parsed.token, parsed.payment),
           directPayment,
-          token: parsed.token,
-          from: a.from,
-          to: a.to,
-          value: a.value,
-          validAfter: a.validAfter,
-          validBefore: a.validBefore,
-          nonce: a.nonce,
-          signature: parsed.payment.signature,
           feePermit: { value: parsed.feePermit.value.toString(), signature: parsed.feePermit.signature },
         };
       } catch (cause) {
