@@ -84,16 +84,19 @@ try {
   });
   relayer.start();
   const facilitator = createFacilitator({ relayer, settleTimeoutMs: 20_000 });
+  // The metering backend records usage with the operator's key (the relayer's recorder key signs it).
+  const apiKey = toHex(crypto.getRandomValues(new Uint8Array(24))).slice(2);
+  const operator = { authorization: `Bearer ${apiKey}` };
   const service = await serveRelayerService(
-    createRelayerService({ relayer, mount: (app) => mountFacilitator(app, facilitator) }),
+    createRelayerService({ relayer, apiKey, mount: (app) => mountFacilitator(app, facilitator) }),
   );
   const api = service.url;
   line("relayer", `service at ${api}, embedded store (PGlite), signer ${relayerKey.address}`);
   line("agent", `${agent.address}  ${fmt(await token.balanceOf(agent.address))}, no ETH`);
-  const post = (path: string, body: unknown): Promise<Response> =>
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
     fetch(`${api}${path}`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...headers },
       body: JSON.stringify(body),
     });
 
@@ -159,17 +162,25 @@ try {
       [45_000_000n, false],
       [60_000_000n, true],
     ] as const) {
-      const res = await post(`/usage-agreements/${agreement.id}/record-usage`, {
-        cumulative_usage: usage.toString(),
-        log_ref: keccak256(toHex(`usage-log-${usage}`)),
-        complete,
-      });
+      const res = await post(
+        `/usage-agreements/${agreement.id}/record-usage`,
+        {
+          cumulative_usage: usage.toString(),
+          log_ref: keccak256(toHex(`usage-log-${usage}`)),
+          complete,
+        },
+        operator,
+      );
       const queued = (await res.json()) as { usage_id: string; outcome: string };
       last = queued.usage_id;
       line("", `record-usage ${fmt(usage)}${complete ? " (final)" : ""} -> ${res.status} ${queued.outcome}`);
     }
     const recorded = await until(
-      async () => (await (await fetch(`${api}/usage/${last}`)).json()) as { status: string; job_id: string },
+      async () =>
+        (await (await fetch(`${api}/usage/${last}`, { headers: operator })).json()) as {
+          status: string;
+          job_id: string;
+        },
       (u) => u.status === "recorded" || u.status === "failed",
       "the usage batch",
     );

@@ -186,15 +186,23 @@ describe("relayer service", () => {
     const { id, body, terms } = await chain.activationBody();
     await post(`/usage-agreements/${id}/activate-escrow`, JSON.stringify(body));
     await pollStatus(id, (s) => s === "active");
+    const operator = { authorization: `Bearer ${API_KEY}` };
+    const anonymous = await post(
+      `/usage-agreements/${id}/record-usage`,
+      JSON.stringify({ cumulative_usage: "1", log_ref: keccak256(toHex("x")) }),
+    );
+    expect(anonymous.status).toBe(401); // the recorder's key signs what is recorded: operator only
     const bad = await post(
       `/usage-agreements/${id}/record-usage`,
       JSON.stringify({ cumulative_usage: "-5", log_ref: "0x12" }),
+      operator,
     );
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("QUERY_INVALID");
     const res = await post(
       `/usage-agreements/${id}/record-usage`,
       JSON.stringify({ cumulative_usage: "1250000", log_ref: keccak256(toHex("usage log 1")) }),
+      operator,
     );
     expect(res.status).toBe(202);
     const queued = (await res.json()) as { usage_id: string; outcome: string; status: string };
@@ -202,7 +210,8 @@ describe("relayer service", () => {
     let status = "queued";
     for (let i = 0; i < 200 && (status === "queued" || status === "batched"); i++) {
       await new Promise((r) => setTimeout(r, 50));
-      status = ((await (await fetch(`${served.url}/usage/${queued.usage_id}`)).json()) as { status: string }).status;
+      const entry = await fetch(`${served.url}/usage/${queued.usage_id}`, { headers: operator });
+      status = ((await entry.json()) as { status: string }).status;
     }
     expect(status).toBe("recorded");
     const view = await readAgreement(

@@ -13,7 +13,14 @@ import { fiatTokenAbi } from "../src/abi/index.ts";
 import { readAgreement } from "../src/actions/index.ts";
 import { tokenDomain } from "../src/chains/index.ts";
 import { agreementRef, decodeTerms, signAuthorization } from "../src/eip712/index.ts";
-import { createRelayer, pgliteStore, postgresStore, RelayerError, type Store } from "../src/relayer/index.ts";
+import {
+  createFacilitator,
+  createRelayer,
+  pgliteStore,
+  postgresStore,
+  RelayerError,
+  type Store,
+} from "../src/relayer/index.ts";
 import { base, type RelayerChainFixture, startRelayerChain, usdc } from "./support/relayer-chain.ts";
 import { type RpcProxy, startRpcProxy } from "./support/rpc-proxy.ts";
 
@@ -687,8 +694,71 @@ describe("x402 settlements", () => {
       expect(await chain.token.balanceOf(payee)).toBe(250_000n);
       expect(await chain.token.balanceOf(payer.address)).toBe(750_000n);
       expect((await nonceOf(signer.address)) - before).toBe(1);
-      // Any of the request ids finds the one job.
+      // Any of the request ids finds the one job; a request id never names a second payload.
       expect((await relayer.getJob("settle-37"))?.id).toBe(done.id);
+      const other = { ...payload, authorization: { ...payload.authorization, nonce: keccak256(toHex("other")) } };
+      await expect(
+        relayer.submitX402Settlement(
+          { asset: usdc.address, payload: other },
+          { chainId: base.chainId, requestId: "settle-37" },
+        ),
+      ).rejects.toMatchObject({ code: "REQUEST_ID_CONFLICT" });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("x402 facilitator on the relayer", () => {
+  it("a second payment signed with a spent nonce is never reported settled, whatever requirements it meets", async () => {
+    const store = await pgliteStore();
+    const signer = chain.account(26);
+    await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
+    const relayer = createRelayer({ chains: [relayerChain()], signers: { [base.chainId]: [signer] }, store });
+    try {
+      const facilitator = createFacilitator({ relayer, settleTimeoutMs: 20_000 });
+      const payer = privateKeyToAccount(generatePrivateKey());
+      const shop = privateKeyToAccount(generatePrivateKey()).address;
+      await chain.token.mint(payer.address, 1_000_000n);
+      const now = Number((await chain.dev.publicClient.getBlock()).timestamp);
+      const nonce = keccak256(toHex(`twice-${Math.random()}`));
+      const requirementsFor = (payTo: Hex, amount: string) => ({
+        scheme: "exact",
+        network: "eip155:8453",
+        amount,
+        asset: usdc.address,
+        payTo,
+        maxTimeoutSeconds: 300,
+        extra: { name: "USD Coin", version: "2" },
+      });
+      const signed = async (to: Hex, value: bigint) => {
+        const authorization = { from: payer.address, to, value, validAfter: 0n, validBefore: BigInt(now + 600), nonce };
+        const signature = await signAuthorization(payer, tokenDomain(base.chainId, "USDC"), authorization);
+        const requirements = requirementsFor(to, value.toString());
+        return {
+          requirements,
+          payload: {
+            x402Version: 2,
+            accepted: requirements,
+            payload: {
+              authorization: {
+                ...authorization,
+                value: value.toString(),
+                validAfter: "0",
+                validBefore: String(now + 600),
+              },
+              signature,
+            },
+          },
+        };
+      };
+      // A payment of 1 unit to the payer itself, settled first; then one of 250,000 to the shop with the same nonce.
+      const cheap = await signed(payer.address, 1n);
+      const dear = await signed(shop, 250_000n);
+      expect(await facilitator.settle(cheap.payload, cheap.requirements)).toMatchObject({ success: true });
+      const answer = await facilitator.settle(dear.payload, dear.requirements);
+      expect(answer).toMatchObject({ success: false, errorReason: "invalid_exact_evm_nonce_already_used" });
+      expect(await chain.token.balanceOf(shop)).toBe(0n);
     } finally {
       await store.close();
     }
@@ -812,6 +882,14 @@ describe("usage batching", () => {
       expect(x).toMatchObject({ status: "failed", reason: "reverted" });
       expect((await readAgreement(chain.dev.publicClient, a)).recordedUsage).toBe(1_000n);
       expect((await readAgreement(chain.dev.publicClient, b)).recordedUsage).toBe(0n);
+      // An entry refused while alone in its batch is tried once more alone, then fails (never stuck).
+      const lonely = await relayer.recordUsage({
+        chainId: base.chainId,
+        agreementId: a.id,
+        cumulativeUsage: 50_000_000n,
+        logRef: logRef("alone"),
+      });
+      expect(await waitSettled(relayer, lonely.entry.id)).toMatchObject({ status: "failed", reason: "reverted" });
       await expect(
         relayer.recordUsage({
           chainId: base.chainId,

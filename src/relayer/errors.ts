@@ -4,6 +4,8 @@ import { AgentEscrowError } from "../errors.ts";
 export type RelayerErrorDetails = {
   /** The job's body does not parse (the seed's 400): `field` names what is wrong. */
   JOB_INVALID: { readonly field: string; readonly reason: string };
+  /** The request id was already given to another payload: one request id is one job. */
+  REQUEST_ID_CONFLICT: { readonly requestId: string; readonly jobId: string };
   /** No job with this id or request id. */
   JOB_NOT_FOUND: { readonly id: string };
   /** Usage is recorded by the agreement's recorder: that address is not one of the relayer's signers on the chain. */

@@ -142,6 +142,8 @@ export function createFacilitator(options: {
     const verdict = await verifyExactPayment(chain.client, {
       payload,
       requirements,
+      // The pipeline refuses an authorization ending within the chain's deadline margin: so does verify.
+      validBeforeMarginSeconds: chain.deadlineMarginSeconds ?? 60,
       ...(sender ? { facilitator: sender } : {}),
     });
     if (verdict.isValid) return { isValid: true, payer: verdict.payer };
@@ -157,7 +159,7 @@ export function createFacilitator(options: {
   const answer = async (job: Job, network: string, payer: Address): Promise<FacilitatorSettleResponse> => {
     const transaction = job.txHash ?? "";
     if (job.status === "confirmed" || job.status === "active") {
-      if (await relayer.claimSuccessReport(job.id)) return { success: true, payer, transaction, network };
+      if (await relayer.claimReport(job.id, "success")) return { success: true, payer, transaction, network };
       return {
         success: false,
         errorReason: "invalid_exact_evm_nonce_already_used",
@@ -177,10 +179,26 @@ export function createFacilitator(options: {
         network,
       };
     }
+    // Under way: one caller is told "pending" (with the hash once broadcast); the others that
+    // ask meanwhile are told the authorization is being spent. Once confirmed, one caller is told
+    // "success".
+    if (await relayer.claimReport(job.id, "pending")) {
+      return {
+        success: false,
+        errorReason: "settlement_pending",
+        errorMessage:
+          transaction === ""
+            ? "the settlement is queued, not yet broadcast; settle again for the outcome"
+            : "the settlement is broadcast but not yet confirmed; settle again for the outcome",
+        payer,
+        transaction,
+        network,
+      };
+    }
     return {
       success: false,
-      errorReason: "settlement_pending",
-      errorMessage: "the settlement is broadcast but not yet confirmed; settle again for the outcome",
+      errorReason: "invalid_exact_evm_nonce_already_used",
+      errorMessage: "this payment is being settled for another request",
       payer,
       transaction,
       network,
@@ -209,10 +227,13 @@ export function createFacilitator(options: {
         const a = exact.authorization;
         const existing = await relayer.findAuthorizationJob(chain.chainId, asset, a.from, a.nonce);
         if (existing) {
+          // The job must execute this very payment (same fields, same signature), and the payment
+          // must meet these requirements: a payment signed twice with one nonce is not this one.
           const meets =
             existing.kind === "x402_settlement" &&
             a.to.toLowerCase() === requirements.payTo.toLowerCase() &&
-            a.value === requirements.amount;
+            a.value === requirements.amount &&
+            (await relayer.isSamePayment(existing.id, { asset, payload: exact }));
           if (!meets) {
             return {
               success: false,
@@ -237,7 +258,21 @@ export function createFacilitator(options: {
           network,
         };
       }
-      const { job } = await relayer.submitX402Settlement({ asset, payload: exact }, { chainId: chain.chainId });
+      const { job, created } = await relayer.submitX402Settlement(
+        { asset, payload: exact },
+        { chainId: chain.chainId },
+      );
+      if (!created && !(await relayer.isSamePayment(job.id, { asset, payload: exact }))) {
+        // Another payment with this authorization's nonce got there first.
+        return {
+          success: false,
+          errorReason: "invalid_exact_evm_nonce_already_used",
+          errorMessage: `the authorization's nonce is spent by job ${job.id}`,
+          payer: verdict.payer,
+          transaction: "",
+          network,
+        };
+      }
       return answer(await wait(job), network, verdict.payer);
     },
     supported() {

@@ -99,9 +99,13 @@ function jobKind(kind: string): JobKind {
   throw new RelayerError("JOB_KIND_UNKNOWN", `a stored job has the unknown kind ${kind}`, { kind });
 }
 
-async function findJobRowFor(sql: Sql, requestId: string, dedupeKey: string): Promise<JobRow | undefined> {
-  const { rows } = await sql.query<JobRow>(
-    `${SELECT_JOB} WHERE j.id = (SELECT job_id FROM relayer_job_requests WHERE request_id = $1)
+async function findJobRowFor(
+  sql: Sql,
+  requestId: string,
+  dedupeKey: string,
+): Promise<(JobRow & { dedupe_key: string }) | undefined> {
+  const { rows } = await sql.query<JobRow & { dedupe_key: string }>(
+    `${SELECT_JOB.replace("SELECT j.id,", "SELECT j.dedupe_key, j.id,")} WHERE j.id = (SELECT job_id FROM relayer_job_requests WHERE request_id = $1)
         OR j.request_id = $1 OR j.dedupe_key = $2
      ORDER BY (j.request_id = $1) DESC LIMIT 1`,
     [requestId, dedupeKey],
@@ -154,7 +158,8 @@ export async function findJobs(sql: Sql, ids: readonly string[]): Promise<Job[]>
 /**
  * Insert a job unless one exists with this request id or this payload (`dedupeKey`): returns the
  * job that exists afterwards, and whether it is new. Idempotent across instances: the unique
- * indexes decide, not a prior read.
+ * indexes decide, not a prior read. A request id already given to another payload is refused
+ * (`REQUEST_ID_CONFLICT`): one request id is one job, and never hides a second payload.
  */
 export async function insertJob(
   sql: Sql,
@@ -178,7 +183,8 @@ export async function insertJob(
   const { rows } = await sql.query<JobRow>(
     `WITH job AS (
        INSERT INTO relayer_jobs (id, request_id, dedupe_key, kind, chain_id, status, payload, signer, buyer, amount)
-       VALUES ($1, $2, $3, $6, $4, $8, $5, $7, $9, $10)
+       SELECT $1, $2, $3, $6, $4, $8, $5, $7, $9, $10
+       WHERE NOT EXISTS (SELECT 1 FROM relayer_job_requests WHERE request_id = $2)
        ON CONFLICT DO NOTHING
        RETURNING id, request_id, kind, chain_id, status, reason, detail, attempts, created_at, updated_at,
          NULL::text AS tx_hash, buyer, amount
@@ -205,6 +211,12 @@ export async function insertJob(
   if (!row) {
     throw new RelayerError("JOB_NOT_FOUND", `job ${job.requestId} vanished after insertion`, { id: job.requestId });
   }
+  if (row.dedupe_key !== job.dedupeKey) {
+    throw new RelayerError("REQUEST_ID_CONFLICT", `request id ${job.requestId} belongs to another payload`, {
+      requestId: job.requestId,
+      jobId: row.id,
+    });
+  }
   // Every request id that reached this job finds it again.
   await sql.query("INSERT INTO relayer_job_requests (request_id, job_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", [
     job.requestId,
@@ -227,12 +239,16 @@ export const RETRYABLE_REASONS: readonly string[] = [
  * Returns the job as it is afterwards. A job with a transaction is never re-queued (its payload
  * has a nonce already).
  */
-export async function requeueIfRetryable(sql: Sql, jobId: string): Promise<Job | undefined> {
+export async function requeueIfRetryable(
+  sql: Sql,
+  jobId: string,
+  status: "submitting" | "awaiting_approval" = "submitting",
+): Promise<Job | undefined> {
   await sql.query(
-    `UPDATE relayer_jobs SET status = 'submitting', reason = NULL, detail = NULL, attempts = 0,
+    `UPDATE relayer_jobs SET status = $3, reason = NULL, detail = NULL, attempts = 0,
        next_run_at = now(), updated_at = now()
      WHERE id = $1 AND status = 'failed' AND tx_id IS NULL AND reason = ANY($2::text[])`,
-    [jobId, RETRYABLE_REASONS],
+    [jobId, RETRYABLE_REASONS, status],
   );
   return findJob(sql, jobId);
 }

@@ -8,6 +8,7 @@ import {
   type ClosePayload,
   type DirectPaymentPayload,
   type JobKind,
+  storedPayload,
   transferPayload,
   type X402SettlementPayload,
 } from "./calls.ts";
@@ -15,7 +16,6 @@ import { RelayerError } from "./errors.ts";
 import {
   findJob,
   findJobByKey,
-  findJobFor,
   findJobs,
   insertJob,
   type Job,
@@ -75,10 +75,13 @@ export type Relayer = {
   /** The addresses that send on this chain (empty for a chain not served). */
   senders(chainId: number): readonly Address[];
   /**
-   * Claim the one success report of a confirmed job: true for exactly one caller, ever, across
-   * instances (the x402 facilitator tells one settle caller "success").
+   * Claim a report of a job's outcome, true for exactly one caller, ever, across instances: the
+   * one `success` of a confirmed job, or the one `pending` of a job still under way (the x402
+   * facilitator tells one settle caller "success", and at most one "pending" before it).
    */
-  claimSuccessReport(jobId: string): Promise<boolean>;
+  claimReport(jobId: string, report: "success" | "pending"): Promise<boolean>;
+  /** Whether this x402 settlement job executes exactly this payment (same authorization fields and signature). */
+  isSamePayment(jobId: string, payment: { readonly asset: Address; readonly payload: ExactPayload }): Promise<boolean>;
   /** Whether the store answers (one round trip); throws its error otherwise. */
   health(): Promise<{ readonly store: "ok" }>;
   /**
@@ -323,7 +326,8 @@ export function createRelayer(options: RelayerOptions): Relayer {
           // submitted together count each other against the daily limit. A request already
           // recorded is answered as it is, without a second check.
           await sql.transaction(async (t) => {
-            if (await findJobFor(t, job.requestId, job.dedupeKey)) return insertJob(t, record);
+            // Already recorded (this payload): answered as it is. A request id of another payload is refused.
+            if (await findJobByKey(t, job.dedupeKey)) return insertJob(t, record);
             await t.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`buyer:${purchase.buyer.toLowerCase()}`]);
             const { needsApproval } = await checkPolicy(t, purchase);
             return insertJob(t, { ...record, status: needsApproval ? "awaiting_approval" : "submitting" });
@@ -479,14 +483,31 @@ export function createRelayer(options: RelayerOptions): Relayer {
     findAuthorizationJob: (chainId, token, from, nonce) =>
       findJobByKey(sql, authorizationKey(chainId, token, from, nonce)),
     senders: (chainId) => (options.signers[chainId] ?? []).map((s) => s.address),
-    async claimSuccessReport(jobId) {
+    async claimReport(jobId, report) {
       const { rows } = await sql.query(
-        `UPDATE relayer_jobs SET detail = COALESCE(detail, '{}'::jsonb) || '{"successReported": true}'::jsonb
-         WHERE id = $1 AND status = 'active' AND COALESCE((detail->>'successReported')::boolean, false) = false
-         RETURNING id`,
+        report === "success"
+          ? `UPDATE relayer_jobs SET detail = COALESCE(detail, '{}'::jsonb) || '{"successReported": true}'::jsonb
+             WHERE id = $1 AND status = 'active' AND COALESCE((detail->>'successReported')::boolean, false) = false
+             RETURNING id`
+          : `UPDATE relayer_jobs SET detail = COALESCE(detail, '{}'::jsonb) || '{"pendingReported": true}'::jsonb
+             WHERE id = $1 AND status = 'submitting' AND COALESCE((detail->>'pendingReported')::boolean, false) = false
+             RETURNING id`,
         [jobId],
       );
       return rows.length > 0;
+    },
+    async isSamePayment(jobId, { asset, payload: exact }) {
+      const { rows } = await sql.query<{ payload: unknown }>(
+        "SELECT payload FROM relayer_jobs WHERE id = $1 AND kind = 'x402_settlement'",
+        [jobId],
+      );
+      const row = rows[0];
+      if (!row) return false;
+      const stored = storedPayload("x402_settlement", row.payload);
+      if (stored.kind !== "x402_settlement") return false;
+      const given = transferPayload(asset, exact);
+      const fields = ["token", "from", "to", "value", "validAfter", "validBefore", "nonce", "signature"] as const;
+      return fields.every((f) => stored.payload[f].toLowerCase() === given[f].toLowerCase());
     },
     async health() {
       await sql.query("SELECT 1");
@@ -562,8 +583,16 @@ export function createRelayer(options: RelayerOptions): Relayer {
       if (created) return job;
       // A client retrying after a retryable failure (the seed's 500) gets the job back in the queue.
       if (job.status === "failed" && job.reason !== null && RETRYABLE_REASONS.includes(job.reason)) {
-        const requeued = await requeueIfRetryable(sql, job.id);
-        if (requeued?.status === "submitting") {
+        // A failed job did not count against the buyer's daily limit: it is checked again, under
+        // the buyer's lock, before it goes back to the queue.
+        const requeued = (await readPolicy(sql, purchase.buyer))
+          ? await sql.transaction(async (t) => {
+              await t.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`buyer:${purchase.buyer.toLowerCase()}`]);
+              const { needsApproval } = await checkPolicy(t, purchase);
+              return requeueIfRetryable(t, job.id, needsApproval ? "awaiting_approval" : "submitting");
+            })
+          : await requeueIfRetryable(sql, job.id);
+        if (requeued?.status === "submitting" || requeued?.status === "awaiting_approval") {
           log.info({ job: job.id, requestId, reason: job.reason }, "activation retried");
           notify(job.id);
           return requeued;

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { type Address, type Hex, type Log, parseEventLogs } from "viem";
 import { agentEscrowAbi } from "../abi/index.ts";
 import type { UsageBatchPayload } from "./calls.ts";
@@ -159,7 +159,9 @@ export async function flushUsage(
       const first = group[0];
       if (!first) continue;
       const ids = group.map((r) => String(r.id));
-      const key = `usage:${scope.chainId}:${recorder}:${createHash("sha256").update(ids.join(",")).digest("hex")}`;
+      // A key of its own per flush: an entry sent again alone (its batch refused) is a new job.
+      // Each entry is in one job at a time: its row is locked and moved in this transaction.
+      const key = `usage:${scope.chainId}:${recorder}:${randomUUID()}`;
       const payload: UsageBatchPayload = {
         escrow: first.escrow,
         entries: group.map((r) => ({
@@ -212,6 +214,17 @@ export async function usageRecorded(sql: Sql, jobId: string, escrow: Address, lo
  * was already alone fails with the job's reason.
  */
 export async function usageBatchFailed(sql: Sql, jobIds: readonly string[], reason: string): Promise<void> {
+  // A queued entry of the same agreement below a refused entry is raised to it (and to its
+  // completion), so that the one that supersedes it never records less.
+  await sql.query(
+    `UPDATE relayer_usage q SET cumulative_usage = u.cumulative_usage, log_ref = u.log_ref,
+       complete = q.complete OR u.complete, updated_at = now()
+     FROM relayer_usage u
+     WHERE u.job_id = ANY($1::text[]) AND u.status = 'batched' AND q.status = 'queued'
+       AND q.chain_id = u.chain_id AND q.escrow = u.escrow AND q.recorder = u.recorder AND q.agreement_id = u.agreement_id
+       AND (q.cumulative_usage < u.cumulative_usage OR (u.complete AND NOT q.complete))`,
+    [jobIds],
+  );
   await sql.query(
     `UPDATE relayer_usage u SET status = 'skipped', reason = 'superseded', updated_at = now()
      WHERE u.job_id = ANY($1::text[]) AND u.status = 'batched' AND EXISTS (

@@ -165,36 +165,43 @@ async function setJob(
     readonly onlyUnclaimed?: boolean;
   } = {},
 ): Promise<boolean> {
-  const { rows } = await (options.sql ?? ctx.sql).query(
-    `UPDATE relayer_jobs SET
-       status = COALESCE($2, status),
-       reason = CASE WHEN $3::boolean THEN $4 ELSE reason END,
-       detail = CASE WHEN $5::boolean THEN $6::jsonb ELSE detail END,
-       tx_id = CASE WHEN $7::boolean THEN $8::bigint ELSE tx_id END,
-       next_run_at = now() + ($9::integer * interval '1 millisecond'),
-       attempts = attempts + CASE WHEN $10::boolean THEN 1 ELSE 0 END,
-       updated_at = now()
-     WHERE id = $1 AND (NOT $11::boolean OR (tx_id IS NULL AND status = 'submitting'))
-     RETURNING id`,
-    [
-      jobId,
-      fields.status ?? null,
-      fields.reason !== undefined,
-      fields.reason ?? null,
-      fields.detail !== undefined,
-      fields.detail === undefined ? null : JSON.stringify(fields.detail),
-      fields.txId !== undefined,
-      fields.txId === undefined || fields.txId === null ? null : fields.txId.toString(),
-      fields.delayMs ?? 0,
-      fields.attempt ?? false,
-      options.onlyUnclaimed ?? false,
-    ],
-  );
-  const updated = rows.length > 0;
-  // A failed usage batch hands its entries back (each to be sent alone), or fails them.
-  if (updated && fields.status === "failed") {
-    await usageBatchFailed(options.sql ?? ctx.sql, [jobId], fields.reason ?? "failed");
-  }
+  const run = async (sql: Sql): Promise<boolean> => {
+    const { rows } = await sql.query(
+      `UPDATE relayer_jobs SET
+         status = COALESCE($2, status),
+         reason = CASE WHEN $3::boolean THEN $4 ELSE reason END,
+         detail = CASE WHEN $5::boolean THEN $6::jsonb ELSE detail END,
+         tx_id = CASE WHEN $7::boolean THEN $8::bigint ELSE tx_id END,
+         next_run_at = now() + ($9::integer * interval '1 millisecond'),
+         attempts = attempts + CASE WHEN $10::boolean THEN 1 ELSE 0 END,
+         updated_at = now()
+       WHERE id = $1 AND (NOT $11::boolean OR (tx_id IS NULL AND status = 'submitting'))
+       RETURNING id`,
+      [
+        jobId,
+        fields.status ?? null,
+        fields.reason !== undefined,
+        fields.reason ?? null,
+        fields.detail !== undefined,
+        fields.detail === undefined ? null : JSON.stringify(fields.detail),
+        fields.txId !== undefined,
+        fields.txId === undefined || fields.txId === null ? null : fields.txId.toString(),
+        fields.delayMs ?? 0,
+        fields.attempt ?? false,
+        options.onlyUnclaimed ?? false,
+      ],
+    );
+    const changed = rows.length > 0;
+    // A failed usage batch hands its entries back (each to be sent alone), or fails them: in the
+    // same store transaction as the job's failure, so a crash between the two loses no entry.
+    if (changed && fields.status === "failed") await usageBatchFailed(sql, [jobId], fields.reason ?? "failed");
+    return changed;
+  };
+  const updated = options.sql
+    ? await run(options.sql)
+    : fields.status === "failed"
+      ? await ctx.sql.transaction(run)
+      : await run(ctx.sql);
   if (updated && fields.status && !options.sql) ctx.onStatusChange(jobId);
   return updated;
 }

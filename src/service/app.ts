@@ -221,6 +221,8 @@ export function createRelayerService(options: RelayerServiceOptions): Hono {
 
   // Metered usage: queued, batched by the relayer (`recordUsageBatch` per chain and recorder).
   app.post("/usage-agreements/:id/record-usage", async (c) => {
+    // The relayer's recorder key signs what is recorded: only the operator (the metering backend) may ask.
+    operator(c);
     const agreementId = c.req.param("id").toLowerCase();
     const chainId = chainIdOf(c);
     const body = await jsonBody(c);
@@ -280,6 +282,7 @@ export function createRelayerService(options: RelayerServiceOptions): Hono {
   });
 
   app.get("/usage/:id", async (c) => {
+    operator(c);
     const entry = await relayer.getUsage(c.req.param("id"));
     if (!entry) throw new ServiceError("NOT_FOUND", `no usage entry ${c.req.param("id")}`, { path: c.req.path });
     return c.json({

@@ -61,6 +61,7 @@ export function httpStatusOf(error: unknown): 400 | 401 | 403 | 404 | 409 | 413 
       return 404;
     case "AGREEMENT_MISMATCH":
     case "APPROVAL_NOT_PENDING":
+    case "REQUEST_ID_CONFLICT":
       return 409;
     case "BODY_TOO_LARGE":
       return 413;

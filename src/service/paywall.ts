@@ -22,7 +22,8 @@ const sameAddress = (a: string, b: string) => a.toLowerCase() === b.toLowerCase(
  * it advertised (never against what the payer claims to have accepted), serves the request, then
  * settles and answers with `PAYMENT-RESPONSE` and `X-PAYMENT-RESPONSE`. A refused payment or a
  * failed settlement answers 402 and the resource is not delivered; a settlement still pending
- * (broadcast, not yet confirmed) delivers it with the pending response.
+ * (broadcast, not yet confirmed) delivers it with the pending response; one not yet broadcast
+ * answers 402.
  *
  * @example
  * app.get("/premium", x402Paywall({ facilitator, accepts: () => [requirements] }), (c) => c.json(data));
@@ -79,7 +80,9 @@ export function x402Paywall(options: PaywallOptions): MiddlewareHandler {
 
     const settled = await options.facilitator.settle(payload, requirement);
     const header = encodeJsonHeader(settled);
-    if (settled.success || settled.errorReason === "settlement_pending") {
+    // Delivered once settled, or once its transaction is broadcast (the facilitator tells one
+    // caller of a payment "pending", with the hash): never for a settlement not yet sent.
+    if (settled.success || (settled.errorReason === "settlement_pending" && settled.transaction !== "")) {
       c.res.headers.set(HEADERS.paymentResponse, header);
       c.res.headers.set(HEADERS.xPaymentResponse, header);
       return;
