@@ -65,17 +65,10 @@ export async function scanAgreements(ctx: WorkerContext, options: ScannerOptions
     if (view.status === "completed" || view.status === "challenged" || view.status === "resolved") {
       if (view.settleableAt > 0n && view.settleableAt <= now) {
         const key = `settle:${chainId}:${row.escrow}:${row.agreement_id}:${view.settleableAt}`;
-        const { created: isNew, job } = await insertJob(ctx.sql, {
-          id: randomUUID(),
-          requestId: key,
-          dedupeKey: key,
-          kind: "settlement",
-          chainId,
-          payload,
-        });
-        if (isNew) {
-          created.push(job.id);
-          ctx.log.info({ agreement: row.agreement_id, job: job.id }, "settling an agreement");
+        const job = await enqueueOnce(ctx, key, "settlement", payload);
+        if (job) {
+          created.push(job);
+          ctx.log.info({ agreement: row.agreement_id, job }, "settling an agreement");
         }
       } else if (view.settleableAt > now) {
         wait = smaller(wait, (view.settleableAt - now) * 1000n);
@@ -83,16 +76,13 @@ export async function scanAgreements(ctx: WorkerContext, options: ScannerOptions
     } else if (view.status === "active" && options.completeExpired) {
       const expiry = BigInt(terms.serviceExpiry);
       if (expiry <= now) {
-        const key = `complete:${chainId}:${row.escrow}:${row.agreement_id}`;
-        const { created: isNew, job } = await insertJob(ctx.sql, {
-          id: randomUUID(),
-          requestId: key,
-          dedupeKey: key,
-          kind: "completion",
-          chainId,
+        const job = await enqueueOnce(
+          ctx,
+          `complete:${chainId}:${row.escrow}:${row.agreement_id}`,
+          "completion",
           payload,
-        });
-        if (isNew) created.push(job.id);
+        );
+        if (job) created.push(job);
       } else {
         wait = smaller(wait, (expiry - now) * 1000n);
       }
@@ -104,6 +94,37 @@ export async function scanAgreements(ctx: WorkerContext, options: ScannerOptions
     );
   }
   return created;
+}
+
+/** Attempts per agreement and state before the scanner gives up (each failed one is logged). */
+const MAX_ATTEMPTS = 5;
+
+/**
+ * Enqueue the job keyed `key`, once across instances. A failed one (an RPC outage, a race on
+ * chain) is followed by one more attempt per scan, under the next key, at most
+ * {@link MAX_ATTEMPTS} in all. Returns the id of a job created now.
+ */
+async function enqueueOnce(
+  ctx: WorkerContext,
+  key: string,
+  kind: "settlement" | "completion",
+  payload: AgreementCallPayload,
+): Promise<string | undefined> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const attemptKey = attempt === 0 ? key : `${key}:attempt-${attempt + 1}`;
+    const { created, job } = await insertJob(ctx.sql, {
+      id: randomUUID(),
+      requestId: attemptKey,
+      dedupeKey: attemptKey,
+      kind,
+      chainId: ctx.chain.chainId,
+      payload,
+    });
+    if (created) return job.id;
+    if (job.status !== "failed") return undefined; // under way, or done
+  }
+  ctx.log.error({ key }, `${kind} failed ${MAX_ATTEMPTS} times; the agreement needs attention`);
+  return undefined;
 }
 
 const larger = (a: bigint, b: bigint) => (a > b ? a : b);
