@@ -36,7 +36,7 @@ import { create2Address } from "../src/deploy/createx.ts";
 import { DEPLOYMENT_SALT } from "../src/deploy/salt.ts";
 
 /** Subpaths that need Node and Hardhat (the optional peers); every other subpath must be browser-safe. */
-const NODE_ONLY = ["./deploy", "./testing", "./relayer", "./service"];
+const NODE_ONLY = ["./deploy", "./testing", "./relayer", "./service", "./platform"];
 /** The deployer whose addresses the deploy check compares (Hardhat's first local account). */
 const LOCAL_DEPLOYER: Address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 

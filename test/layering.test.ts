@@ -23,6 +23,7 @@ const LAYER: Record<string, number> = {
   deploy: 6,
   testing: 6,
   service: 7,
+  platform: 8,
 };
 
 function files(dir: string): string[] {

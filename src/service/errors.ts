@@ -52,9 +52,12 @@ export function httpStatusOf(error: unknown): 400 | 401 | 403 | 404 | 409 | 413 
     case "CHAIN_NOT_CONFIGURED":
       return 400;
     case "UNAUTHORIZED":
+    case "SIGNATURE_INVALID":
+    case "SESSION_INVALID":
       return 401;
     case "POLICY_REFUSED":
     case "NOT_BUYER":
+    case "NOT_PARTY":
       return 403;
     case "NOT_FOUND":
     case "JOB_NOT_FOUND":
@@ -62,6 +65,8 @@ export function httpStatusOf(error: unknown): 400 | 401 | 403 | 404 | 409 | 413 
     case "AGREEMENT_MISMATCH":
     case "APPROVAL_NOT_PENDING":
     case "REQUEST_ID_CONFLICT":
+    case "REQUEST_REPLAYED":
+    case "WRONG_STATUS":
       return 409;
     case "BODY_TOO_LARGE":
       return 413;

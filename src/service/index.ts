@@ -11,6 +11,7 @@ export {
   type EscrowStatusJson,
   type JobJson,
   jobJson,
+  jsonBody,
   type RelayerServiceOptions,
 } from "./app.ts";
 export { errorBody, httpStatusOf, ServiceError, type ServiceErrorCode, type ServiceErrorDetails } from "./errors.ts";

@@ -1,0 +1,426 @@
+import { randomUUID } from "node:crypto";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { type Address, getAddress, type Hex, isAddress, keccak256, toHex } from "viem";
+import { getBlock } from "viem/actions";
+import { findToken } from "../chains/index.ts";
+import { agreementRef, decodeTerms, type Terms } from "../eip712/index.ts";
+import type { Job, Relayer, Sql } from "../relayer/index.ts";
+import { errorBody, httpStatusOf, jsonBody, ServiceError } from "../service/index.ts";
+import { parseActivationSignatures, serializeActivationPackage } from "../wire/index.ts";
+import { createSession, verifySignedRequest } from "./auth.ts";
+import { PlatformError } from "./errors.ts";
+
+/** The platform's side of every agreement's terms: who records, arbitrates and collects fees, and at what rates. */
+export type PlatformTerms = {
+  readonly feeRecipient: Address;
+  readonly arbiter: Address;
+  /** Settlement fee: `usage * feeBps / 10_000 + feeFixed`, at most `feeCap` (token units). */
+  readonly feeBps?: number;
+  readonly feeFixed?: bigint;
+  readonly feeCap?: bigint;
+  /** Seller's share of disputed usage when the arbiter does not rule (default 5,000 = half). */
+  readonly fallbackBps?: number;
+  readonly challengeWindow?: number;
+  readonly resolutionWindow?: number;
+};
+
+/** Options of {@link createPlatformService}. */
+export type PlatformServiceOptions = {
+  readonly relayer: Relayer;
+  /** The relayer's store, which also holds the platform's tables (`migratePlatform`). */
+  readonly store: Sql;
+  /** The chain agreements are made on (default: the relayer's first). */
+  readonly chainId?: number;
+  readonly terms: PlatformTerms;
+  /** Largest request body accepted, in bytes (default 64 KiB). */
+  readonly maxBodyBytes?: number;
+};
+
+type ServiceRow = {
+  id: string;
+  seller: Address;
+  name: string;
+  description: string;
+  tags: string[];
+  unit_price: string;
+  unit: string;
+  chains: number[];
+  tokens: string[];
+  upstream_url: string;
+};
+
+type AgreementRow = {
+  id: Hex;
+  service_id: string;
+  buyer: Address;
+  seller: Address;
+  chain_id: number;
+  packed_terms: Hex;
+  status: string;
+};
+
+const serviceJson = (s: ServiceRow) => ({
+  service_id: s.id,
+  seller_wallet: getAddress(s.seller),
+  name: s.name,
+  description: s.description,
+  tags: s.tags,
+  unit_price: String(s.unit_price),
+  unit: s.unit,
+  chains: s.chains.map(Number),
+  tokens: s.tokens,
+});
+
+function field<T>(body: unknown, name: string, expected: string, check: (v: unknown) => v is T): T {
+  const value =
+    typeof body === "object" && body !== null ? Object.getOwnPropertyDescriptor(body, name)?.value : undefined;
+  if (!check(value))
+    throw new PlatformError("FIELD_INVALID", `${name} must be ${expected}`, { field: name, value, expected });
+  return value;
+}
+const isText = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 2_000;
+const isAmount = (v: unknown): v is string => typeof v === "string" && /^[1-9][0-9]{0,19}$/.test(v);
+const isWallet = (v: unknown): v is string => typeof v === "string" && isAddress(v, { strict: false });
+const isTextList = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.length <= 50 && v.every((x) => typeof x === "string" && x.length > 0 && x.length <= 100);
+const isChainList = (v: unknown): v is number[] =>
+  Array.isArray(v) && v.length > 0 && v.every((x) => Number.isSafeInteger(x) && x > 0);
+const optional =
+  <T>(check: (v: unknown) => v is T) =>
+  (v: unknown): v is T | undefined =>
+    v === undefined || check(v);
+
+/**
+ * The reference platform service: the seeds' catalog and usage-agreement endpoints, on the relayer
+ * and its store. Agents sign their requests with the seeds' runtime message (`POST
+ * /api/external/auth/session` gives the session nonce; see {@link SIGNED_HEADERS}); only a
+ * service's seller accepts or rejects its agreements, only the buyer proposes for itself.
+ *
+ * - `POST /agents/services`: a seller registers a service (signed by the seller).
+ * - `POST /catalog/search`: full-text search with chain, token and price filters, paginated.
+ * - `POST /usage-agreements`: the buyer proposes (signed); the platform completes the terms.
+ * - `PUT /usage-agreements/{id}/accept`, `/reject`: the seller decides (signed).
+ * - `GET /usage-agreements/{id}/activation-package`, `POST /usage-agreements/{id}/activate-escrow` (202).
+ * - `GET /usage-agreements/{id}`, `GET /usage-agreements/{id}/escrow-status`.
+ *
+ * @example
+ * await migratePlatform(store);
+ * const app = createPlatformService({ relayer, store, terms: { feeRecipient, arbiter } });
+ */
+export function createPlatformService(options: PlatformServiceOptions): Hono {
+  const { relayer, store: sql } = options;
+  const chainId = options.chainId ?? relayer.chains[0]?.chainId;
+  const chain = relayer.chains.find((c) => c.chainId === chainId);
+  const recorder = chainId === undefined ? undefined : relayer.senders(chainId)[0];
+  if (chainId === undefined || !chain || !recorder) {
+    throw new PlatformError("FIELD_INVALID", "the relayer serves no chain with a signer for the platform", {
+      field: "chainId",
+      value: chainId,
+      expected: "a chain the relayer serves, with a signer (the recorder)",
+    });
+  }
+  const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
+  const app = new Hono();
+  app.onError((error, c) => c.json(errorBody(error), httpStatusOf(error)));
+  app.notFound((c) =>
+    c.json(
+      errorBody(new ServiceError("NOT_FOUND", `no route ${c.req.method} ${c.req.path}`, { path: c.req.path })),
+      404,
+    ),
+  );
+  app.use(
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) =>
+        c.json(
+          errorBody(
+            new ServiceError("BODY_TOO_LARGE", `the body exceeds ${maxBodyBytes} bytes`, { limitBytes: maxBodyBytes }),
+          ),
+          413,
+        ),
+    }),
+  );
+
+  /** The signer of a request, verified (signature, live session, unused request id). */
+  const signer = (c: Context, action: string, productId: string, body: unknown) =>
+    verifySignedRequest(sql, { headers: (name) => c.req.header(name), action, productId, body });
+
+  const agreementOf = async (id: string): Promise<AgreementRow> => {
+    const { rows } = await sql.query<AgreementRow>("SELECT * FROM platform_agreements WHERE id = $1", [
+      id.toLowerCase(),
+    ]);
+    const row = rows[0];
+    if (!row) throw new PlatformError("NOT_FOUND", `no agreement ${id}`, { kind: "agreement", id });
+    return row;
+  };
+
+  /** The agreement's status: the platform's until it is accepted, then the relayer's job. */
+  const statusOf = async (row: AgreementRow): Promise<{ status: string; job?: Job }> => {
+    if (row.status !== "accepted") return { status: row.status };
+    const job = await relayer.getActivation(row.chain_id, row.id);
+    if (!job) return { status: "accepted" };
+    return { status: job.status === "confirmed" ? "active" : job.status, job };
+  };
+
+  const agreementJson = async (row: AgreementRow) => {
+    const { status, job } = await statusOf(row);
+    const terms = decodeTerms(row.packed_terms);
+    return {
+      agreement_id: row.id,
+      service_id: row.service_id,
+      status,
+      activation_tx_hash: job?.txHash ?? null,
+      error: job?.status === "failed" ? job.reason : null,
+      buyer_wallet: getAddress(row.buyer),
+      seller_wallet: getAddress(row.seller),
+      chain_id: Number(row.chain_id),
+      escrow: chain.escrow,
+      token: terms.token,
+      deposit: terms.deposit.toString(),
+      service_expiry: terms.serviceExpiry,
+    };
+  };
+
+  app.post("/api/external/auth/session", async (c) => {
+    const body = await jsonBody(c);
+    const wallet = field(body, "wallet_address", "an address", isWallet);
+    const session = await createSession(sql, getAddress(wallet));
+    return c.json({ session_nonce: session.nonce, expires_at: session.expiresAt.toISOString() }, 201);
+  });
+
+  app.post("/agents/services", async (c) => {
+    const body = await jsonBody(c);
+    const wallet = await signer(c, "register_service", "-", body);
+    const seller = getAddress(field(body, "seller_wallet", "the seller's address", isWallet));
+    if (seller !== wallet) {
+      throw new PlatformError("NOT_PARTY", "a seller registers its own services", {
+        wallet,
+        role: "seller",
+        expected: seller,
+      });
+    }
+    const id = randomUUID();
+    const tokens = field(body, "tokens", "a list of token symbols", isTextList);
+    const chains = field(body, "chains", "a list of chain ids", isChainList);
+    for (const symbol of tokens) {
+      if (!chains.some((cid) => findToken(cid, symbol))) {
+        throw new PlatformError("FIELD_INVALID", `token ${symbol} is not on the listed chains`, {
+          field: "tokens",
+          value: symbol,
+          expected: "USDC or EURC on a listed chain",
+        });
+      }
+    }
+    await sql.query(
+      `INSERT INTO platform_services (id, seller, name, description, tags, unit_price, unit, chains, tokens, upstream_url, search)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+               to_tsvector('english', $3 || ' ' || $4 || ' ' || array_to_string($5::text[], ' ')))`,
+      [
+        id,
+        seller.toLowerCase(),
+        field(body, "name", "a name", isText),
+        field(body, "description", "a description", isText),
+        field(body, "tags", "a list of tags", isTextList),
+        field(body, "unit_price", "a price per unit in token units", isAmount),
+        field(body, "unit", "the unit", isText),
+        chains,
+        tokens.map((t) => t.toUpperCase()),
+        field(body, "upstream_url", "the upstream URL", isText),
+      ],
+    );
+    const { rows } = await sql.query<ServiceRow>("SELECT * FROM platform_services WHERE id = $1", [id]);
+    const row = rows[0];
+    if (!row) throw new PlatformError("NOT_FOUND", `service ${id} vanished`, { kind: "service", id });
+    return c.json(serviceJson(row), 201);
+  });
+
+  app.post("/catalog/search", async (c) => {
+    const body = await jsonBody(c);
+    const query = field(body, "query", "a text", optional(isText));
+    const chainFilter = field(
+      body,
+      "chain_id",
+      "a chain id",
+      optional((v): v is number => Number.isSafeInteger(v)),
+    );
+    const token = field(body, "token", "a token symbol", optional(isText));
+    const maxPrice = field(body, "max_price", "a price in token units", optional(isAmount));
+    const limit = Math.min(
+      Number(
+        field(
+          body,
+          "limit",
+          "1 to 100",
+          optional((v): v is number => Number.isSafeInteger(v) && Number(v) > 0),
+        ),
+      ) || 20,
+      100,
+    );
+    const offset =
+      Number(
+        field(
+          body,
+          "offset",
+          "0 or more",
+          optional((v): v is number => Number.isSafeInteger(v) && Number(v) >= 0),
+        ),
+      ) || 0;
+    const { rows } = await sql.query<ServiceRow & { total: string }>(
+      `SELECT *, count(*) OVER () AS total FROM platform_services
+       WHERE ($1::text IS NULL OR search @@ plainto_tsquery('english', $1))
+         AND ($2::integer IS NULL OR $2 = ANY(chains))
+         AND ($3::text IS NULL OR upper($3) = ANY(tokens))
+         AND ($4::numeric IS NULL OR unit_price <= $4)
+       ORDER BY CASE WHEN $1::text IS NULL THEN 0 ELSE ts_rank(search, plainto_tsquery('english', $1)) END DESC, created_at
+       LIMIT $5 OFFSET $6`,
+      [query ?? null, chainFilter ?? null, token ?? null, maxPrice ?? null, limit, offset],
+    );
+    return c.json({ results: rows.map(serviceJson), total: Number(rows[0]?.total ?? 0), limit, offset });
+  });
+
+  app.post("/usage-agreements", async (c) => {
+    const body = await jsonBody(c);
+    const serviceId = field(body, "service_id", "a service id", isText);
+    const wallet = await signer(c, "propose", serviceId, body);
+    const buyer = getAddress(field(body, "buyer_wallet", "the buyer's address", isWallet));
+    if (buyer !== wallet)
+      throw new PlatformError("NOT_PARTY", "a buyer proposes for itself", { wallet, role: "buyer", expected: buyer });
+    const { rows: services } = await sql.query<ServiceRow>("SELECT * FROM platform_services WHERE id = $1", [
+      serviceId,
+    ]);
+    const service = services[0];
+    if (!service) throw new PlatformError("NOT_FOUND", `no service ${serviceId}`, { kind: "service", id: serviceId });
+    const symbol =
+      field(body, "token", "a token symbol", optional(isText))?.toUpperCase() ?? service.tokens[0] ?? "USDC";
+    const token = service.tokens.includes(symbol) ? findToken(chainId, symbol) : undefined;
+    if (!token) {
+      throw new PlatformError("FIELD_INVALID", `the service does not take ${symbol} on chain ${chainId}`, {
+        field: "token",
+        value: symbol,
+        expected: service.tokens.join(" | "),
+      });
+    }
+    const deposit = BigInt(field(body, "deposit", "the deposit in token units", isAmount));
+    const days = Number(
+      field(
+        body,
+        "service_days",
+        "1 to 365",
+        optional((v): v is number => Number.isSafeInteger(v) && Number(v) >= 1 && Number(v) <= 365),
+      ) ?? 30,
+    );
+    const now = Number((await getBlock(chain.client)).timestamp);
+    const t = options.terms;
+    const terms: Terms = {
+      buyer,
+      seller: getAddress(service.seller),
+      token: token.address,
+      feeRecipient: t.feeRecipient,
+      recorder,
+      arbiter: t.arbiter,
+      deposit,
+      upfrontFee: 0n,
+      feeFixed: t.feeFixed ?? 10_000n,
+      feeCap: t.feeCap ?? 1_000_000n,
+      feeBps: t.feeBps ?? 100,
+      fallbackBps: t.fallbackBps ?? 5_000,
+      challengeWindow: t.challengeWindow ?? 3_600,
+      resolutionWindow: t.resolutionWindow ?? 3_600,
+      serviceExpiry: now + days * 86_400,
+      salt: keccak256(toHex(randomUUID())),
+    };
+    const agreement = agreementRef(terms, { chainId, escrow: chain.escrow });
+    await sql.query(
+      `INSERT INTO platform_agreements (id, service_id, buyer, seller, chain_id, packed_terms, status)
+       VALUES ($1, $2, $3, $4, $5, $6, 'proposed')`,
+      [
+        agreement.id.toLowerCase(),
+        serviceId,
+        buyer.toLowerCase(),
+        service.seller.toLowerCase(),
+        chainId,
+        agreement.packed,
+      ],
+    );
+    return c.json(await agreementJson(await agreementOf(agreement.id)), 201);
+  });
+
+  for (const decision of ["accept", "reject"] as const) {
+    app.put(`/usage-agreements/:id/${decision}`, async (c) => {
+      const id = c.req.param("id") ?? "";
+      const body = await jsonBody(c).catch(() => ({}));
+      const wallet = await signer(c, decision, id, body);
+      const row = await agreementOf(id);
+      if (wallet.toLowerCase() !== row.seller.toLowerCase()) {
+        throw new PlatformError("NOT_PARTY", "only the service's seller decides", {
+          wallet,
+          role: "seller",
+          expected: getAddress(row.seller),
+        });
+      }
+      const { rows } = await sql.query(
+        "UPDATE platform_agreements SET status = $2, updated_at = now() WHERE id = $1 AND status = 'proposed' RETURNING id",
+        [row.id, decision === "accept" ? "accepted" : "rejected"],
+      );
+      if (rows.length === 0) {
+        throw new PlatformError("WRONG_STATUS", `agreement ${row.id} is ${row.status}`, {
+          id: row.id,
+          status: row.status,
+          expected: "proposed",
+        });
+      }
+      return c.json(await agreementJson(await agreementOf(row.id)));
+    });
+  }
+
+  app.get("/usage-agreements/:id/activation-package", async (c) => {
+    const row = await agreementOf(c.req.param("id"));
+    if (row.status !== "accepted") {
+      throw new PlatformError("WRONG_STATUS", `agreement ${row.id} is ${row.status}`, {
+        id: row.id,
+        status: row.status,
+        expected: "accepted",
+      });
+    }
+    const agreement = agreementRef(decodeTerms(row.packed_terms), {
+      chainId: Number(row.chain_id),
+      escrow: chain.escrow,
+    });
+    return c.json(serializeActivationPackage({ agreement, upfrontFeePending: false }));
+  });
+
+  app.post("/usage-agreements/:id/activate-escrow", async (c) => {
+    const row = await agreementOf(c.req.param("id"));
+    if (row.status !== "accepted") {
+      throw new PlatformError("WRONG_STATUS", `agreement ${row.id} is ${row.status}`, {
+        id: row.id,
+        status: row.status,
+        expected: "accepted",
+      });
+    }
+    const body = await jsonBody(c);
+    // The body must activate this agreement, with the terms the platform recorded.
+    let signedFor: string | undefined;
+    try {
+      signedFor = parseActivationSignatures(body, { chainId: Number(row.chain_id), escrow: chain.escrow }).agreement.id;
+    } catch {
+      // The relayer's own parse reports what is wrong (JOB_INVALID).
+    }
+    if (signedFor !== undefined && signedFor.toLowerCase() !== row.id.toLowerCase()) {
+      throw new ServiceError("AGREEMENT_MISMATCH", "the body activates another agreement", {
+        path: row.id,
+        body: signedFor,
+      });
+    }
+    const requestId = c.req.header("idempotency-key") ?? `activate-escrow:${row.chain_id}:${row.id}`;
+    const job = await relayer.submitActivation(body, { requestId, chainId: Number(row.chain_id) });
+    const json = await agreementJson(row);
+    return c.json(json, job.status === "active" ? 200 : 202);
+  });
+
+  const status = async (c: Context) => c.json(await agreementJson(await agreementOf(c.req.param("id") ?? "")));
+  app.get("/usage-agreements/:id/escrow-status", status);
+  app.get("/usage-agreements/:id", status);
+  return app;
+}

@@ -1,0 +1,77 @@
+import type { Sql } from "../relayer/index.ts";
+
+/**
+ * The reference platform's tables, beside the relayer's in the same store, versioned and applied
+ * once each under an advisory lock (several instances may start together).
+ */
+export const PLATFORM_MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] =
+  [
+    {
+      version: 1,
+      name: "sessions, signed requests, catalog, usage agreements",
+      sql: `
+      -- Session nonces agents sign their requests with (POST /api/external/auth/session).
+      CREATE TABLE platform_sessions (
+        nonce       text PRIMARY KEY,
+        wallet      text NOT NULL,
+        expires_at  timestamptz NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+      -- Every signed request id, once: a replayed request is refused.
+      CREATE TABLE platform_requests (
+        wallet      text NOT NULL,
+        request_id  text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (wallet, request_id)
+      );
+      CREATE TABLE platform_services (
+        id           text PRIMARY KEY,
+        seller       text NOT NULL,
+        name         text NOT NULL,
+        description  text NOT NULL,
+        tags         text[] NOT NULL,
+        unit_price   numeric NOT NULL,
+        unit         text NOT NULL,
+        chains       integer[] NOT NULL,
+        tokens       text[] NOT NULL,
+        upstream_url text NOT NULL,
+        -- Name, description and tags, for full-text search (written with the row).
+        search       tsvector NOT NULL,
+        created_at   timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX platform_services_search ON platform_services USING gin (search);
+      CREATE TABLE platform_agreements (
+        id            text PRIMARY KEY,
+        service_id    text NOT NULL REFERENCES platform_services (id),
+        buyer         text NOT NULL,
+        seller        text NOT NULL,
+        chain_id      integer NOT NULL,
+        packed_terms  text NOT NULL,
+        -- proposed -> accepted | rejected; then the relayer's job tells submitting -> active | failed
+        status        text NOT NULL,
+        created_at    timestamptz NOT NULL DEFAULT now(),
+        updated_at    timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+    },
+  ];
+
+/** Apply the platform migrations this database has not seen. Returns the versions applied now. */
+export async function migratePlatform(sql: Sql): Promise<number[]> {
+  return sql.transaction(async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock($1)", [72_657_301]);
+    await tx.query(
+      "CREATE TABLE IF NOT EXISTS platform_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+    );
+    const { rows } = await tx.query<{ version: number }>("SELECT version FROM platform_migrations");
+    const seen = new Set(rows.map((r) => Number(r.version)));
+    const applied: number[] = [];
+    for (const m of PLATFORM_MIGRATIONS) {
+      if (seen.has(m.version)) continue;
+      await tx.exec(m.sql);
+      await tx.query("INSERT INTO platform_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}

@@ -1,0 +1,240 @@
+// The reference platform over HTTP on anvil with Circle's real FiatToken: a seller registers a
+// service, a buyer finds it and proposes, the seller accepts, the buyer verifies and signs the
+// activation package with the client binding, and the relayer activates it (202, then active).
+// Every agent request is signed with the seeds' runtime message.
+import { createPublicClient, type Hex, http, type LocalAccount } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signActivation, verifyActivationPackage } from "../src/client/index.ts";
+import { signRuntimeCall } from "../src/credits/index.ts";
+import { createPlatformService, migratePlatform, SIGNED_HEADERS } from "../src/platform/index.ts";
+import { createRelayer, pgliteStore, type Relayer, type Store } from "../src/relayer/index.ts";
+import { type ServedService, serveRelayerService } from "../src/service/index.ts";
+import { base, type RelayerChainFixture, startRelayerChain, usdc } from "./support/relayer-chain.ts";
+
+let chain: RelayerChainFixture;
+let store: Store;
+let relayer: Relayer;
+let served: ServedService;
+
+beforeAll(async () => {
+  chain = await startRelayerChain();
+  const signer = chain.account(50);
+  await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
+  store = await pgliteStore();
+  await migratePlatform(store);
+  relayer = createRelayer({
+    chains: [
+      {
+        chainId: base.chainId,
+        client: createPublicClient({ transport: http(chain.url), cacheTime: 0, pollingInterval: 20 }),
+        escrow: chain.escrow,
+        rebroadcastMs: 0,
+      },
+    ],
+    signers: { [base.chainId]: [signer] },
+    store,
+    pollMs: 50,
+  });
+  relayer.start();
+  const platform = chain.account(1).address;
+  served = await serveRelayerService(
+    createPlatformService({ relayer, store, terms: { feeRecipient: platform, arbiter: platform } }),
+  );
+});
+
+afterAll(async () => {
+  await served?.close();
+  await relayer?.stop();
+  await store?.close();
+  await chain?.stop();
+});
+
+/** An agent talking to the platform: a session, then requests signed with the runtime message. */
+function agent(account: LocalAccount) {
+  let session: string | undefined;
+  let n = 0;
+  const headersFor = async (action: string, productId: string, body: unknown, requestId: string) => {
+    if (!session) {
+      const res = await fetch(`${served.url}/api/external/auth/session`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ wallet_address: account.address }),
+      });
+      session = ((await res.json()) as { session_nonce: string }).session_nonce;
+    }
+    const { signature } = await signRuntimeCall(account, {
+      wallet: account.address,
+      sessionNonce: session,
+      requestId,
+      action,
+      productId,
+      parameters: body,
+    });
+    return {
+      "content-type": "application/json",
+      [SIGNED_HEADERS.wallet]: account.address,
+      [SIGNED_HEADERS.session]: session,
+      [SIGNED_HEADERS.requestId]: requestId,
+      [SIGNED_HEADERS.signature]: signature,
+    };
+  };
+  return {
+    address: account.address,
+    headersFor,
+    async call(method: string, path: string, action: string, productId: string, body: unknown = {}) {
+      const headers = await headersFor(action, productId, body, `req-${account.address}-${n++}-${Math.random()}`);
+      return fetch(`${served.url}${path}`, { method, headers, body: JSON.stringify(body) });
+    },
+  };
+}
+
+const json = async <T>(res: Response) => (await res.json()) as T;
+
+describe("reference platform", () => {
+  it("catalog, proposal, the seller's acceptance, activation package, activate-escrow (202) to active", async () => {
+    const seller = agent(privateKeyToAccount(generatePrivateKey()));
+    const buyerKey = privateKeyToAccount(generatePrivateKey());
+    const buyer = agent(buyerKey);
+    const stranger = agent(privateKeyToAccount(generatePrivateKey()));
+    await chain.token.mint(buyer.address, 10_000_000n);
+
+    const service = {
+      name: "Legal translation",
+      description: "Certified translation of contracts between English and German",
+      tags: ["translation", "legal"],
+      unit_price: "2000",
+      unit: "word",
+      chains: [base.chainId],
+      tokens: ["USDC"],
+      seller_wallet: seller.address,
+      upstream_url: "http://127.0.0.1:9/translate",
+    };
+    // A seller registers only its own services.
+    expect((await stranger.call("POST", "/agents/services", "register_service", "-", service)).status).toBe(403);
+    const registered = await seller.call("POST", "/agents/services", "register_service", "-", service);
+    expect(registered.status).toBe(201);
+    const { service_id } = await json<{ service_id: string }>(registered);
+
+    const search = async (body: unknown) =>
+      json<{ results: { service_id: string }[]; total: number }>(
+        await fetch(`${served.url}/catalog/search`, { method: "POST", body: JSON.stringify(body) }),
+      );
+    expect(
+      (await search({ query: "contract translations", chain_id: 8453, token: "usdc" })).results.map(
+        (r) => r.service_id,
+      ),
+    ).toContain(service_id);
+    expect(
+      (await search({ query: "contract translations", max_price: "1999" })).results.map((r) => r.service_id),
+    ).not.toContain(service_id);
+    expect((await search({ query: "plumbing" })).total).toBe(0);
+
+    // The buyer proposes for itself; the platform completes the terms.
+    const proposal = { service_id, buyer_wallet: buyer.address, deposit: "10000000" };
+    expect((await stranger.call("POST", "/usage-agreements", "propose", service_id, proposal)).status).toBe(403);
+    const proposed = await buyer.call("POST", "/usage-agreements", "propose", service_id, proposal);
+    expect(proposed.status).toBe(201);
+    const created = await json<{ agreement_id: Hex; status: string; deposit: string }>(proposed);
+    expect(created).toMatchObject({ status: "proposed", deposit: "10000000" });
+    const id = created.agreement_id;
+
+    // Only the seller decides; no package before acceptance.
+    expect((await fetch(`${served.url}/usage-agreements/${id}/activation-package`)).status).toBe(409);
+    expect((await buyer.call("PUT", `/usage-agreements/${id}/accept`, "accept", id)).status).toBe(403);
+    const accepted = await seller.call("PUT", `/usage-agreements/${id}/accept`, "accept", id);
+    expect(await json(accepted)).toMatchObject({ status: "accepted" });
+    expect((await seller.call("PUT", `/usage-agreements/${id}/reject`, "reject", id)).status).toBe(409);
+
+    // The buyer verifies the package against its own policy and signs locally.
+    const pkg = await json<unknown>(await fetch(`${served.url}/usage-agreements/${id}/activation-package`));
+    const verified = await verifyActivationPackage(
+      pkg,
+      {
+        buyer: buyer.address,
+        escrow: chain.escrow,
+        chainId: base.chainId,
+        parties: { seller: seller.address },
+        maxDeposit: { USDC: 10_000_000n },
+      },
+      chain.dev.publicClient,
+    );
+    const now = Number((await chain.dev.publicClient.getBlock()).timestamp);
+    const body = await signActivation(buyerKey, verified, { validBefore: BigInt(now + 3_600) });
+    const activation = await fetch(`${served.url}/usage-agreements/${id}/activate-escrow`, {
+      method: "POST",
+      body: JSON.stringify(body),
+    });
+    expect(activation.status).toBe(202);
+    expect(await json(activation)).toMatchObject({ status: "submitting" });
+    let status = { status: "submitting", activation_tx_hash: null as string | null };
+    for (let i = 0; i < 200 && status.status === "submitting"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = await json(await fetch(`${served.url}/usage-agreements/${id}/escrow-status`));
+    }
+    expect(status.status).toBe("active");
+    expect(status.activation_tx_hash).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(await chain.token.balanceOf(chain.escrow)).toBeGreaterThanOrEqual(10_000_000n);
+    expect(usdc.address).toBe(verified.agreement.terms.token);
+  });
+
+  it("refuses unsigned, forged and replayed requests, and a rejected agreement goes no further", async () => {
+    const sellerKey = privateKeyToAccount(generatePrivateKey());
+    const seller = agent(sellerKey);
+    const service = {
+      name: "Weather data",
+      description: "Hourly forecasts",
+      tags: ["weather"],
+      unit_price: "100",
+      unit: "call",
+      chains: [base.chainId],
+      tokens: ["USDC"],
+      seller_wallet: seller.address,
+      upstream_url: "http://127.0.0.1:9/weather",
+    };
+    const unsigned = await fetch(`${served.url}/agents/services`, { method: "POST", body: JSON.stringify(service) });
+    expect(unsigned.status).toBe(401);
+    // Signed for another body: the payload hash differs.
+    const headers = await seller.headersFor("register_service", "-", { ...service, unit_price: "1" }, "forged-1");
+    const forged = await fetch(`${served.url}/agents/services`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(service),
+    });
+    expect(await json(forged)).toMatchObject({ error: { code: "SIGNATURE_INVALID" } });
+    const good = await seller.headersFor("register_service", "-", service, "once-1");
+    expect(
+      (await fetch(`${served.url}/agents/services`, { method: "POST", headers: good, body: JSON.stringify(service) }))
+        .status,
+    ).toBe(201);
+    const replay = await fetch(`${served.url}/agents/services`, {
+      method: "POST",
+      headers: good,
+      body: JSON.stringify(service),
+    });
+    expect(replay.status).toBe(409);
+    expect(await json(replay)).toMatchObject({ error: { code: "REQUEST_REPLAYED" } });
+
+    const { results } = await json<{ results: { service_id: string }[] }>(
+      await fetch(`${served.url}/catalog/search`, { method: "POST", body: JSON.stringify({ query: "forecasts" }) }),
+    );
+    const serviceId = results[0]?.service_id ?? "";
+    const buyer = agent(privateKeyToAccount(generatePrivateKey()));
+    const proposed = await json<{ agreement_id: string }>(
+      await buyer.call("POST", "/usage-agreements", "propose", serviceId, {
+        service_id: serviceId,
+        buyer_wallet: buyer.address,
+        deposit: "1000000",
+      }),
+    );
+    const id = proposed.agreement_id;
+    expect(await json(await seller.call("PUT", `/usage-agreements/${id}/reject`, "reject", id))).toMatchObject({
+      status: "rejected",
+    });
+    expect((await fetch(`${served.url}/usage-agreements/${id}/activation-package`)).status).toBe(409);
+    expect(
+      (await fetch(`${served.url}/usage-agreements/${id}/activate-escrow`, { method: "POST", body: "{}" })).status,
+    ).toBe(409);
+    expect((await fetch(`${served.url}/usage-agreements/0x${"00".repeat(32)}`)).status).toBe(404);
+  });
+});
