@@ -5,7 +5,12 @@
 import { createPublicClient, type Hex, http, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signActivation, verifyActivationPackage } from "../src/client/index.ts";
+import {
+  buildDirectStablecoinAgreement,
+  type DirectPaymentRequirements,
+  signActivation,
+  verifyActivationPackage,
+} from "../src/client/index.ts";
 import { signRuntimeCall } from "../src/credits/index.ts";
 import { createPlatformService, migratePlatform, SIGNED_HEADERS } from "../src/platform/index.ts";
 import { createRelayer, pgliteStore, type Relayer, type Store } from "../src/relayer/index.ts";
@@ -16,6 +21,8 @@ let chain: RelayerChainFixture;
 let store: Store;
 let relayer: Relayer;
 let served: ServedService;
+const API_KEY = "platform-operator-key";
+const operator = { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" };
 
 beforeAll(async () => {
   chain = await startRelayerChain();
@@ -29,17 +36,19 @@ beforeAll(async () => {
         chainId: base.chainId,
         client: createPublicClient({ transport: http(chain.url), cacheTime: 0, pollingInterval: 20 }),
         escrow: chain.escrow,
+        directPayment: chain.directPayment,
         rebroadcastMs: 0,
       },
     ],
     signers: { [base.chainId]: [signer] },
     store,
     pollMs: 50,
+    usage: { maxEntries: 50, flushAfterMs: 200 },
   });
   relayer.start();
   const platform = chain.account(1).address;
   served = await serveRelayerService(
-    createPlatformService({ relayer, store, terms: { feeRecipient: platform, arbiter: platform } }),
+    createPlatformService({ relayer, store, apiKey: API_KEY, terms: { feeRecipient: platform, arbiter: platform } }),
   );
 });
 
@@ -176,6 +185,21 @@ describe("reference platform", () => {
     expect(status.activation_tx_hash).toMatch(/^0x[0-9a-f]{64}$/);
     expect(await chain.token.balanceOf(chain.escrow)).toBeGreaterThanOrEqual(10_000_000n);
     expect(usdc.address).toBe(verified.agreement.terms.token);
+
+    // Metered usage: recorded by the seller's side only, batched by the relayer, on chain.
+    const usage = { cumulative_usage: "4000000", log_ref: `0x${"ab".repeat(32)}` };
+    expect((await buyer.call("POST", `/usage-agreements/${id}/record-usage`, "record_usage", id, usage)).status).toBe(
+      403,
+    );
+    const recorded = await seller.call("POST", `/usage-agreements/${id}/record-usage`, "record_usage", id, usage);
+    expect(recorded.status).toBe(202);
+    const { usage_id } = await json<{ usage_id: string }>(recorded);
+    let entry = { status: "queued" };
+    for (let i = 0; i < 200 && (entry.status === "queued" || entry.status === "batched"); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      entry = await json(await fetch(`${served.url}/usage/${usage_id}`, { headers: operator }));
+    }
+    expect(entry.status).toBe("recorded");
   });
 
   it("refuses unsigned, forged and replayed requests, and a rejected agreement goes no further", async () => {
@@ -236,5 +260,89 @@ describe("reference platform", () => {
       (await fetch(`${served.url}/usage-agreements/${id}/activate-escrow`, { method: "POST", body: "{}" })).status,
     ).toBe(409);
     expect((await fetch(`${served.url}/usage-agreements/0x${"00".repeat(32)}`)).status).toBe(404);
+  });
+
+  it("flow 4: a direct stablecoin purchase is executed when the seller accepts; flow 5: a purchase outside the buyer's policy is refused with the rule", async () => {
+    const seller = agent(privateKeyToAccount(generatePrivateKey()));
+    const buyerKey = privateKeyToAccount(generatePrivateKey());
+    const buyer = agent(buyerKey);
+    await chain.token.mint(buyer.address, 30_000_000n);
+    const registered = await seller.call("POST", "/agents/services", "register_service", "-", {
+      name: "Market report",
+      description: "A one-off market report",
+      tags: ["report"],
+      unit_price: "5000000",
+      unit: "report",
+      chains: [base.chainId],
+      tokens: ["USDC"],
+      seller_wallet: seller.address,
+      upstream_url: "http://127.0.0.1:9/report",
+    });
+    const { service_id } = await json<{ service_id: string }>(registered);
+
+    const requirements = await json<DirectPaymentRequirements>(
+      await fetch(`${served.url}/payment-requirements?amount_cents=500&rail=stablecoin&pay_to=${seller.address}`),
+    );
+    const built = await buildDirectStablecoinAgreement(buyerKey, requirements, {
+      maxAmount: 10_000_000n,
+      directPayment: chain.directPayment,
+      publicClient: chain.dev.publicClient,
+      nowSeconds: Number((await chain.dev.publicClient.getBlock()).timestamp),
+    });
+    const proposal = { ...built.body, service_id };
+    const proposed = await buyer.call("POST", "/usage-agreements", "propose", service_id, proposal);
+    expect(proposed.status).toBe(201);
+    const { agreement_id, settlement_model } = await json<{ agreement_id: string; settlement_model: string }>(proposed);
+    expect(settlement_model).toBe("direct_payment");
+    expect(await chain.token.balanceOf(seller.address)).toBe(0n); // nothing moves before the seller accepts
+    const accepted = await seller.call("PUT", `/usage-agreements/${agreement_id}/accept`, "accept", agreement_id);
+    expect(accepted.status).toBe(200);
+    let status = { status: "submitting" };
+    for (let i = 0; i < 200 && status.status === "submitting"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = await json(await fetch(`${served.url}/usage-agreements/${agreement_id}`));
+    }
+    expect(status).toMatchObject({ status: "completed", transaction_hash: expect.stringMatching(/^0x/) });
+    expect(await chain.token.balanceOf(seller.address)).toBe(5_000_000n);
+    expect(await chain.token.balanceOf(buyer.address)).toBe(30_000_000n - 5_000_000n - built.fee);
+
+    // Flow 5: the owner caps the buyer at 2 USDC per agreement; an escrow of 10 is refused at activation.
+    const put = await fetch(`${served.url}/agents/${buyer.address}/policies`, {
+      method: "PUT",
+      headers: operator,
+      body: JSON.stringify({ max_per_agreement: "2000000" }),
+    });
+    expect(put.status).toBe(200);
+    const escrow = await json<{ agreement_id: Hex }>(
+      await buyer.call("POST", "/usage-agreements", "propose", service_id, {
+        service_id,
+        buyer_wallet: buyer.address,
+        deposit: "10000000",
+      }),
+    );
+    const id = escrow.agreement_id;
+    await seller.call("PUT", `/usage-agreements/${id}/accept`, "accept", id);
+    const pkg = await json<unknown>(await fetch(`${served.url}/usage-agreements/${id}/activation-package`));
+    const verified = await verifyActivationPackage(
+      pkg,
+      {
+        buyer: buyer.address,
+        escrow: chain.escrow,
+        chainId: base.chainId,
+        parties: { seller: seller.address },
+        maxDeposit: { USDC: 10_000_000n },
+      },
+      chain.dev.publicClient,
+    );
+    const now = Number((await chain.dev.publicClient.getBlock()).timestamp);
+    const body = await signActivation(buyerKey, verified, { validBefore: BigInt(now + 3_600) });
+    const refused = await fetch(`${served.url}/usage-agreements/${id}/activate-escrow`, {
+      method: "POST",
+      body: JSON.stringify(body),
+    });
+    expect(refused.status).toBe(403);
+    expect(await json(refused)).toMatchObject({
+      error: { code: "POLICY_REFUSED", details: { rule: "maxPerAgreement", limit: "2000000" } },
+    });
   });
 });

@@ -6,8 +6,8 @@ import { getBlock } from "viem/actions";
 import { findToken } from "../chains/index.ts";
 import { agreementRef, decodeTerms, type Terms } from "../eip712/index.ts";
 import type { Job, Relayer, Sql } from "../relayer/index.ts";
-import { errorBody, httpStatusOf, jsonBody, ServiceError } from "../service/index.ts";
-import { parseActivationSignatures, serializeActivationPackage } from "../wire/index.ts";
+import { createRelayerService, errorBody, httpStatusOf, jsonBody, ServiceError } from "../service/index.ts";
+import { parseActivationSignatures, parseDirectPaymentBody, serializeActivationPackage } from "../wire/index.ts";
 import { createSession, verifySignedRequest } from "./auth.ts";
 import { PlatformError } from "./errors.ts";
 
@@ -35,6 +35,14 @@ export type PlatformServiceOptions = {
   readonly terms: PlatformTerms;
   /** Largest request body accepted, in bytes (default 64 KiB). */
   readonly maxBodyBytes?: number;
+  /**
+   * The operator's API key. The relayer service's endpoints are mounted beside the platform's
+   * (payment requirements, policies and approvals, jobs, the x402 facilitator, health, metrics),
+   * its operator endpoints behind this key.
+   */
+  readonly apiKey?: string;
+  /** More routes on the relayer service (the facilitator's). */
+  readonly mount?: (app: Hono) => void;
 };
 
 type ServiceRow = {
@@ -56,8 +64,12 @@ type AgreementRow = {
   buyer: Address;
   seller: Address;
   chain_id: number;
-  packed_terms: Hex;
+  /** The escrow's terms (null for a direct payment). */
+  packed_terms: Hex | null;
   status: string;
+  settlement_model: "escrow" | "direct_payment";
+  direct_body: unknown;
+  job_id: string | null;
 };
 
 const serviceJson = (s: ServiceRow) => ({
@@ -155,18 +167,38 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
     return row;
   };
 
-  /** The agreement's status: the platform's until it is accepted, then the relayer's job. */
+  /**
+   * The agreement's status: the platform's until it is accepted, then the relayer's job's (a
+   * direct payment is `completed` once its transaction is confirmed).
+   */
   const statusOf = async (row: AgreementRow): Promise<{ status: string; job?: Job }> => {
     if (row.status !== "accepted") return { status: row.status };
-    const job = await relayer.getActivation(row.chain_id, row.id);
+    const job = row.job_id ? await relayer.getJob(row.job_id) : await relayer.getActivation(row.chain_id, row.id);
     if (!job) return { status: "accepted" };
+    if (row.settlement_model === "direct_payment") {
+      return { status: job.status === "confirmed" ? "completed" : job.status, job };
+    }
     return { status: job.status === "confirmed" ? "active" : job.status, job };
   };
 
   const agreementJson = async (row: AgreementRow) => {
     const { status, job } = await statusOf(row);
+    if (row.settlement_model === "direct_payment" || row.packed_terms === null) {
+      return {
+        agreement_id: row.id,
+        service_id: row.service_id,
+        settlement_model: "direct_payment" as const,
+        status,
+        transaction_hash: job?.txHash ?? null,
+        error: job?.status === "failed" ? job.reason : null,
+        buyer_wallet: getAddress(row.buyer),
+        seller_wallet: getAddress(row.seller),
+        chain_id: Number(row.chain_id),
+      };
+    }
     const terms = decodeTerms(row.packed_terms);
     return {
+      settlement_model: "escrow" as const,
       agreement_id: row.id,
       service_id: row.service_id,
       status,
@@ -283,6 +315,13 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
     const body = await jsonBody(c);
     const serviceId = field(body, "service_id", "a service id", isText);
     const wallet = await signer(c, "propose", serviceId, body);
+    const model = field(
+      body,
+      "settlement_model",
+      '"escrow" or "direct_payment"',
+      optional((v): v is string => v === "escrow" || v === "direct_payment"),
+    );
+    if (model === "direct_payment") return proposeDirect(c, body, serviceId, wallet);
     const buyer = getAddress(field(body, "buyer_wallet", "the buyer's address", isWallet));
     if (buyer !== wallet)
       throw new PlatformError("NOT_PARTY", "a buyer proposes for itself", { wallet, role: "buyer", expected: buyer });
@@ -346,6 +385,95 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
     return c.json(await agreementJson(await agreementOf(agreement.id)), 201);
   });
 
+  /** Flow 4: the body `buildDirectStablecoinAgreement()` returns, checked now, executed when the seller accepts. */
+  const proposeDirect = async (c: Context, body: unknown, serviceId: string, wallet: Address) => {
+    const { rows: services } = await sql.query<ServiceRow>("SELECT * FROM platform_services WHERE id = $1", [
+      serviceId,
+    ]);
+    const service = services[0];
+    if (!service) throw new PlatformError("NOT_FOUND", `no service ${serviceId}`, { kind: "service", id: serviceId });
+    const payment = parseDirectPaymentBody(body);
+    if (payment.buyer !== wallet) {
+      throw new PlatformError("NOT_PARTY", "a buyer proposes for itself", {
+        wallet,
+        role: "buyer",
+        expected: payment.buyer,
+      });
+    }
+    if (payment.seller.toLowerCase() !== service.seller.toLowerCase()) {
+      throw new PlatformError("FIELD_INVALID", "the payment is not to the service's seller", {
+        field: "pay_to",
+        value: payment.seller,
+        expected: getAddress(service.seller),
+      });
+    }
+    const token = findToken(chainId, payment.token);
+    if (!token || !service.tokens.includes(token.symbol) || payment.network !== `eip155:${chainId}`) {
+      throw new PlatformError("FIELD_INVALID", "the service does not take this token on this chain", {
+        field: "asset",
+        value: payment.token,
+        expected: service.tokens.join(" | "),
+      });
+    }
+    const id = payment.payment.authorization.nonce.toLowerCase();
+    await sql.query(
+      `INSERT INTO platform_agreements (id, service_id, buyer, seller, chain_id, packed_terms, status, settlement_model, direct_body)
+       VALUES ($1, $2, $3, $4, $5, NULL, 'proposed', 'direct_payment', $6)`,
+      [id, serviceId, payment.buyer.toLowerCase(), payment.seller.toLowerCase(), chainId, JSON.stringify(body)],
+    );
+    return c.json(await agreementJson(await agreementOf(id)), 201);
+  };
+
+  // Metered usage, recorded by the seller's side (signed by the seller) through the relayer's batching.
+  app.post("/usage-agreements/:id/record-usage", async (c) => {
+    const id = c.req.param("id");
+    const body = await jsonBody(c);
+    const wallet = await signer(c, "record_usage", id, body);
+    const row = await agreementOf(id);
+    if (wallet.toLowerCase() !== row.seller.toLowerCase()) {
+      throw new PlatformError("NOT_PARTY", "only the seller records usage", {
+        wallet,
+        role: "seller",
+        expected: getAddress(row.seller),
+      });
+    }
+    const { status } = await statusOf(row);
+    if (status !== "active") {
+      throw new PlatformError("WRONG_STATUS", `agreement ${row.id} is ${status}`, {
+        id: row.id,
+        status,
+        expected: "active",
+      });
+    }
+    const isUsage = (v: unknown): v is string => typeof v === "string" && /^[0-9]{1,20}$/.test(v);
+    const isLogRef = (v: unknown): v is Hex => typeof v === "string" && /^0x[0-9a-fA-F]{64}$/.test(v);
+    const usage = field(body, "cumulative_usage", "a whole number of token units", isUsage);
+    const logRef = field(body, "log_ref", "32 bytes of hex", isLogRef);
+    const complete = field(
+      body,
+      "complete",
+      "a boolean",
+      optional((v): v is boolean => typeof v === "boolean"),
+    );
+    const { outcome, entry } = await relayer.recordUsage({
+      chainId: Number(row.chain_id),
+      agreementId: row.id,
+      cumulativeUsage: BigInt(usage),
+      logRef,
+      complete: complete ?? false,
+    });
+    return c.json(
+      {
+        agreement_id: row.id,
+        outcome,
+        usage_id: entry.id,
+        status: entry.status,
+        cumulative_usage: entry.cumulativeUsage.toString(),
+      },
+      202,
+    );
+  });
+
   for (const decision of ["accept", "reject"] as const) {
     app.put(`/usage-agreements/:id/${decision}`, async (c) => {
       const id = c.req.param("id") ?? "";
@@ -359,9 +487,19 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
           expected: getAddress(row.seller),
         });
       }
+      // Flow 4: the seller's acceptance collects the fee and executes the payment (the relayer's
+      // job, idempotent by the payment's nonce); refused there, the agreement stays proposed.
+      const job =
+        decision === "accept" && row.status === "proposed" && row.settlement_model === "direct_payment"
+          ? await relayer.submitDirectPayment(row.direct_body, {
+              requestId: `direct-payment:${row.id}`,
+              chainId: Number(row.chain_id),
+            })
+          : undefined;
       const { rows } = await sql.query(
-        "UPDATE platform_agreements SET status = $2, updated_at = now() WHERE id = $1 AND status = 'proposed' RETURNING id",
-        [row.id, decision === "accept" ? "accepted" : "rejected"],
+        `UPDATE platform_agreements SET status = $2, job_id = COALESCE($3, job_id), updated_at = now()
+         WHERE id = $1 AND status = 'proposed' RETURNING id`,
+        [row.id, decision === "accept" ? "accepted" : "rejected", job?.id ?? null],
       );
       if (rows.length === 0) {
         throw new PlatformError("WRONG_STATUS", `agreement ${row.id} is ${row.status}`, {
@@ -376,7 +514,7 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
 
   app.get("/usage-agreements/:id/activation-package", async (c) => {
     const row = await agreementOf(c.req.param("id"));
-    if (row.status !== "accepted") {
+    if (row.status !== "accepted" || row.packed_terms === null) {
       throw new PlatformError("WRONG_STATUS", `agreement ${row.id} is ${row.status}`, {
         id: row.id,
         status: row.status,
@@ -392,7 +530,7 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
 
   app.post("/usage-agreements/:id/activate-escrow", async (c) => {
     const row = await agreementOf(c.req.param("id"));
-    if (row.status !== "accepted") {
+    if (row.status !== "accepted" || row.settlement_model !== "escrow") {
       throw new PlatformError("WRONG_STATUS", `agreement ${row.id} is ${row.status}`, {
         id: row.id,
         status: row.status,
@@ -422,5 +560,16 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
   const status = async (c: Context) => c.json(await agreementJson(await agreementOf(c.req.param("id") ?? "")));
   app.get("/usage-agreements/:id/escrow-status", status);
   app.get("/usage-agreements/:id", status);
+  // The relayer service beside: payment requirements, policies and approvals, jobs, health, metrics.
+  app.route(
+    "/",
+    createRelayerService({
+      relayer,
+      defaultChainId: chainId,
+      ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
+      maxBodyBytes,
+      ...(options.mount ? { mount: options.mount } : {}),
+    }),
+  );
   return app;
 }

@@ -54,6 +54,18 @@ export const PLATFORM_MIGRATIONS: readonly { readonly version: number; readonly 
       );
     `,
     },
+    {
+      version: 2,
+      name: "direct stablecoin purchases",
+      sql: `
+      -- escrow (a bilateral escrow) or direct_payment (flow 4: executed when the seller accepts).
+      ALTER TABLE platform_agreements ADD COLUMN settlement_model text NOT NULL DEFAULT 'escrow';
+      -- The buyer's signed direct-payment body, and the relayer's job once the seller accepted.
+      ALTER TABLE platform_agreements ADD COLUMN direct_body jsonb;
+      ALTER TABLE platform_agreements ADD COLUMN job_id text;
+      ALTER TABLE platform_agreements ALTER COLUMN packed_terms DROP NOT NULL;
+    `,
+    },
   ];
 
 /** Apply the platform migrations this database has not seen. Returns the versions applied now. */
