@@ -2,9 +2,12 @@
 // service, a buyer finds it and proposes, the seller accepts, the buyer verifies and signs the
 // activation package with the client binding, and the relayer activates it (202, then active).
 // Every agent request is signed with the seeds' runtime message.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createPublicClient, type Hex, http, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readAgreement } from "../src/actions/index.ts";
 import {
   buildDirectStablecoinAgreement,
   type DirectPaymentRequirements,
@@ -344,5 +347,104 @@ describe("reference platform", () => {
     expect(await json(refused)).toMatchObject({
       error: { code: "POLICY_REFUSED", details: { rule: "maxPerAgreement", limit: "2000000" } },
     });
+  });
+
+  it("flow 3: the metered proxy serves only the buyer, meters each call at the service's price, refuses a call past the deposit before it reaches the seller, and usage ends into completion", async () => {
+    const calls: string[] = [];
+    const upstream = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => {
+        body += chunk;
+      });
+      req.on("end", () => {
+        calls.push(`${req.method} ${req.url} ${body}`);
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ translated: body.length }));
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+    try {
+      const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/api`;
+      const seller = agent(privateKeyToAccount(generatePrivateKey()));
+      const buyerKey = privateKeyToAccount(generatePrivateKey());
+      const buyer = agent(buyerKey);
+      await chain.token.mint(buyer.address, 5_000_000n);
+      const { service_id } = await json<{ service_id: string }>(
+        await seller.call("POST", "/agents/services", "register_service", "-", {
+          name: "Metered translation",
+          description: "Per call",
+          tags: ["translation"],
+          unit_price: "2000000",
+          unit: "call",
+          chains: [base.chainId],
+          tokens: ["USDC"],
+          seller_wallet: seller.address,
+          upstream_url: upstreamUrl,
+        }),
+      );
+      const { agreement_id: id } = await json<{ agreement_id: Hex }>(
+        await buyer.call("POST", "/usage-agreements", "propose", service_id, {
+          service_id,
+          buyer_wallet: buyer.address,
+          deposit: "5000000",
+        }),
+      );
+      await seller.call("PUT", `/usage-agreements/${id}/accept`, "accept", id);
+      const pkg = await json<unknown>(await fetch(`${served.url}/usage-agreements/${id}/activation-package`));
+      const verified = await verifyActivationPackage(
+        pkg,
+        {
+          buyer: buyer.address,
+          escrow: chain.escrow,
+          chainId: base.chainId,
+          parties: { seller: seller.address },
+          maxDeposit: { USDC: 5_000_000n },
+        },
+        chain.dev.publicClient,
+      );
+      const now = Number((await chain.dev.publicClient.getBlock()).timestamp);
+      await fetch(`${served.url}/usage-agreements/${id}/activate-escrow`, {
+        method: "POST",
+        body: JSON.stringify(await signActivation(buyerKey, verified, { validBefore: BigInt(now + 3_600) })),
+      });
+      for (let i = 0; i < 200; i++) {
+        const s = await json<{ status: string }>(await fetch(`${served.url}/usage-agreements/${id}`));
+        if (s.status === "active") break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+
+      const proxied = (who: ReturnType<typeof agent>, text: string) =>
+        who.call("POST", `/metered-proxy/${id}/translate?lang=de`, "proxy", id, { text });
+      const stranger = agent(privateKeyToAccount(generatePrivateKey()));
+      expect((await proxied(stranger, "hello")).status).toBe(403);
+      const first = await proxied(buyer, "hello");
+      expect(first.status).toBe(200);
+      expect(await json(first)).toEqual({ translated: JSON.stringify({ text: "hello" }).length });
+      expect(first.headers.get("x-usage-cumulative")).toBe("2000000");
+      const second = await proxied(buyer, "world");
+      expect(second.headers.get("x-usage-remaining")).toBe("1000000");
+      const third = await proxied(buyer, "too much");
+      expect(third.status).toBe(409);
+      expect(await json(third)).toMatchObject({
+        error: { code: "DEPOSIT_EXCEEDED", details: { used: "4000000", deposit: "5000000" } },
+      });
+      expect(calls).toEqual([
+        `POST /api/translate?lang=de ${JSON.stringify({ text: "hello" })}`,
+        `POST /api/translate?lang=de ${JSON.stringify({ text: "world" })}`,
+      ]);
+
+      // Usage ends: recorded with completion through the relayer; the chain shows 4 USDC, completed.
+      const ended = await buyer.call("POST", `/usage-agreements/${id}/end-usage`, "end_usage", id);
+      expect(ended.status).toBe(202);
+      expect((await proxied(buyer, "after the end")).status).toBe(409);
+      let view = await readAgreement(chain.dev.publicClient, verified.agreement);
+      for (let i = 0; i < 200 && view.status !== "completed"; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        view = await readAgreement(chain.dev.publicClient, verified.agreement);
+      }
+      expect([view.status, view.recordedUsage]).toEqual(["completed", 4_000_000n]);
+    } finally {
+      await new Promise((r) => upstream.close(r));
+    }
   });
 });

@@ -60,6 +60,10 @@ type ServiceRow = {
 
 type AgreementRow = {
   id: Hex;
+  unit_price: string | null;
+  deposit: string | null;
+  used: string;
+  usage_ended: boolean;
   service_id: string;
   buyer: Address;
   seller: Address;
@@ -371,8 +375,8 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
     };
     const agreement = agreementRef(terms, { chainId, escrow: chain.escrow });
     await sql.query(
-      `INSERT INTO platform_agreements (id, service_id, buyer, seller, chain_id, packed_terms, status)
-       VALUES ($1, $2, $3, $4, $5, $6, 'proposed')`,
+      `INSERT INTO platform_agreements (id, service_id, buyer, seller, chain_id, packed_terms, status, unit_price, deposit)
+       VALUES ($1, $2, $3, $4, $5, $6, 'proposed', $7, $8)`,
       [
         agreement.id.toLowerCase(),
         serviceId,
@@ -380,6 +384,8 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
         service.seller.toLowerCase(),
         chainId,
         agreement.packed,
+        service.unit_price,
+        deposit.toString(),
       ],
     );
     return c.json(await agreementJson(await agreementOf(agreement.id)), 201);
@@ -555,6 +561,128 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
     const job = await relayer.submitActivation(body, { requestId, chainId: Number(row.chain_id) });
     const json = await agreementJson(row);
     return c.json(json, job.status === "active" ? 200 : 202);
+  });
+
+  /**
+   * Flow 3, the metered proxy: only the agreement's buyer, with a signed request, while it is
+   * active. The call's price (the service's price per unit, one unit per call) is added to the
+   * agreement's usage before the call is forwarded, in one statement that refuses to go past the
+   * deposit (`DEPOSIT_EXCEEDED`, nothing forwarded); a call the upstream fails gives it back. The
+   * usage is then recorded through the relayer's batching (coalesced per agreement).
+   */
+  app.all("/metered-proxy/:id/*", async (c) => {
+    const id = c.req.param("id");
+    const raw = c.req.method === "GET" || c.req.method === "HEAD" ? "" : await c.req.text();
+    let body: unknown = {};
+    if (raw !== "") {
+      try {
+        body = JSON.parse(raw);
+      } catch (cause) {
+        throw new ServiceError("BODY_NOT_JSON", "the request body is not JSON", {}, { cause });
+      }
+    }
+    const wallet = await signer(c, "proxy", id, body);
+    const row = await agreementOf(id);
+    if (wallet.toLowerCase() !== row.buyer.toLowerCase()) {
+      throw new PlatformError("NOT_PARTY", "only the agreement's buyer calls through it", {
+        wallet,
+        role: "buyer",
+        expected: getAddress(row.buyer),
+      });
+    }
+    const { status } = await statusOf(row);
+    if (status !== "active" || row.usage_ended) {
+      throw new PlatformError("WRONG_STATUS", `agreement ${row.id} is ${row.usage_ended ? "ended" : status}`, {
+        id: row.id,
+        status,
+        expected: "active",
+      });
+    }
+    const { rows: metered } = await sql.query<{ used: string; deposit: string; unit_price: string }>(
+      `UPDATE platform_agreements SET used = used + unit_price, updated_at = now()
+       WHERE id = $1 AND used + unit_price <= deposit AND NOT usage_ended RETURNING used, deposit, unit_price`,
+      [row.id],
+    );
+    const after = metered[0];
+    if (!after) {
+      throw new PlatformError("DEPOSIT_EXCEEDED", "this call would take usage past the deposit", {
+        id: row.id,
+        used: String(row.used),
+        price: String(row.unit_price),
+        deposit: String(row.deposit),
+      });
+    }
+    const { rows: services } = await sql.query<ServiceRow>("SELECT * FROM platform_services WHERE id = $1", [
+      row.service_id,
+    ]);
+    const upstream = services[0]?.upstream_url ?? "";
+    const rest = c.req.path.slice(`/metered-proxy/${id}`.length);
+    const query = new URL(c.req.url).search;
+    let response: Response;
+    try {
+      response = await fetch(`${upstream.replace(/\/$/, "")}${rest}${query}`, {
+        method: c.req.method,
+        headers: { "content-type": c.req.header("content-type") ?? "application/json" },
+        ...(raw !== "" ? { body: raw } : {}),
+      });
+      if (response.status >= 500) throw new Error(`upstream answered ${response.status}`);
+    } catch (error) {
+      // Not served: the call's price is given back.
+      await sql.query("UPDATE platform_agreements SET used = used - unit_price, updated_at = now() WHERE id = $1", [
+        row.id,
+      ]);
+      throw new ServiceError("UNAVAILABLE", "the seller's service did not answer", { cause: String(error) });
+    }
+    const used = BigInt(after.used);
+    await relayer.recordUsage({
+      chainId: Number(row.chain_id),
+      agreementId: row.id,
+      cumulativeUsage: used,
+      logRef: keccak256(toHex(`${row.id}:${used}`)),
+    });
+    const headers = new Headers(response.headers);
+    headers.set("x-usage-cumulative", used.toString());
+    headers.set("x-usage-remaining", (BigInt(after.deposit) - used).toString());
+    headers.delete("content-encoding");
+    headers.delete("content-length");
+    return new Response(await response.arrayBuffer(), { status: response.status, headers });
+  });
+
+  // Usage ends (the buyer or the seller): the final usage is recorded with completion, and the
+  // challenge window runs; the relayer's scanner settles after it.
+  app.post("/usage-agreements/:id/end-usage", async (c) => {
+    const id = c.req.param("id");
+    const body = await jsonBody(c).catch(() => ({}));
+    const wallet = await signer(c, "end_usage", id, body);
+    const row = await agreementOf(id);
+    const party = [row.buyer, row.seller].some((p) => p.toLowerCase() === wallet.toLowerCase());
+    if (!party) {
+      throw new PlatformError("NOT_PARTY", "only the buyer or the seller ends usage", {
+        wallet,
+        role: "seller",
+        expected: getAddress(row.seller),
+      });
+    }
+    const { rows } = await sql.query<{ used: string }>(
+      "UPDATE platform_agreements SET usage_ended = true, updated_at = now() WHERE id = $1 AND NOT usage_ended RETURNING used",
+      [row.id],
+    );
+    const ended = rows[0];
+    if (!ended)
+      throw new PlatformError("WRONG_STATUS", `usage of ${row.id} has ended`, {
+        id: row.id,
+        status: "ended",
+        expected: "active",
+      });
+    const used = BigInt(ended.used);
+    const { entry } = await relayer.recordUsage({
+      chainId: Number(row.chain_id),
+      agreementId: row.id,
+      cumulativeUsage: used,
+      logRef: keccak256(toHex(`${row.id}:${used}:final`)),
+      complete: true,
+    });
+    return c.json({ agreement_id: row.id, cumulative_usage: used.toString(), usage_id: entry.id }, 202);
   });
 
   const status = async (c: Context) => c.json(await agreementJson(await agreementOf(c.req.param("id") ?? "")));

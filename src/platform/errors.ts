@@ -14,6 +14,8 @@ export type PlatformErrorDetails = {
   FIELD_INVALID: { readonly field: string; readonly value: unknown; readonly expected: string };
   /** No such service or agreement. */
   NOT_FOUND: { readonly kind: "service" | "agreement"; readonly id: string };
+  /** A metered call would take usage past the deposit: refused before it reaches the seller. */
+  DEPOSIT_EXCEEDED: { readonly id: string; readonly used: string; readonly price: string; readonly deposit: string };
   /** The agreement is not in a status that allows this. */
   WRONG_STATUS: { readonly id: string; readonly status: string; readonly expected: string };
 };

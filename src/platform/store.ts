@@ -66,6 +66,18 @@ export const PLATFORM_MIGRATIONS: readonly { readonly version: number; readonly 
       ALTER TABLE platform_agreements ALTER COLUMN packed_terms DROP NOT NULL;
     `,
     },
+    {
+      version: 3,
+      name: "metered proxy",
+      sql: `
+      -- The service's price per call when the agreement was proposed, and the usage metered so far
+      -- (raised before a call is forwarded, never above the deposit; given back if the call fails).
+      ALTER TABLE platform_agreements ADD COLUMN unit_price numeric;
+      ALTER TABLE platform_agreements ADD COLUMN deposit numeric;
+      ALTER TABLE platform_agreements ADD COLUMN used numeric NOT NULL DEFAULT 0;
+      ALTER TABLE platform_agreements ADD COLUMN usage_ended boolean NOT NULL DEFAULT false;
+    `,
+    },
   ];
 
 /** Apply the platform migrations this database has not seen. Returns the versions applied now. */

@@ -67,6 +67,7 @@ export function httpStatusOf(error: unknown): 400 | 401 | 403 | 404 | 409 | 413 
     case "REQUEST_ID_CONFLICT":
     case "REQUEST_REPLAYED":
     case "WRONG_STATUS":
+    case "DEPOSIT_EXCEEDED":
       return 409;
     case "BODY_TOO_LARGE":
       return 413;
