@@ -1,6 +1,8 @@
-// Start the relayer and its HTTP service (with the x402 facilitator) in one command:
+// Start the relayer and its HTTP service (with the x402 facilitator) in one command, or with
+// --platform the reference platform service on top of them:
 //
 //   npm run relayer                      # embedded store in memory, in-process Base chain
+//   npm run serve                        # the same with the platform (npm run relayer -- --platform)
 //   npm run relayer -- --data-dir ./relayer-data --port 8787
 //   npm run relayer -- --rpc https://mainnet.base.org --pg postgres://... (key in RELAYER_PRIVATE_KEY)
 //
@@ -10,6 +12,7 @@
 
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
+import type { Hono } from "hono";
 import { createPublicClient, type Hex, http, isHex, parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { getChain, getChainByKey } from "../src/chains/index.ts";
@@ -27,6 +30,7 @@ const { values } = parseArgs({
     "data-dir": { type: "string" },
     "api-key": { type: "string" },
     confirmations: { type: "string", default: "1" },
+    platform: { type: "boolean", default: false },
   },
 });
 
@@ -76,6 +80,7 @@ try {
     client = local.dev.publicClient;
   }
   const signer = privateKeyToAccount(key);
+  const platformAddress = signer.address; // fee recipient and arbiter of the platform's agreements
   const apiKey = values["api-key"] ?? randomBytes(24).toString("base64url");
   const relayer = createRelayer({
     chains: [
@@ -87,14 +92,18 @@ try {
   });
   relayer.start();
   cleanup.unshift(() => relayer.stop());
-  const app = createRelayerService({
-    relayer,
-    apiKey,
-    mount: (a) => mountFacilitator(a, createFacilitator({ relayer })),
-  });
+  const mount = (a: Hono) => mountFacilitator(a, createFacilitator({ relayer }));
+  const app = values.platform
+    ? await (async () => {
+        const { createPlatformService, migratePlatform } = await import("../src/platform/index.ts");
+        await migratePlatform(store);
+        const terms = { feeRecipient: platformAddress, arbiter: platformAddress };
+        return createPlatformService({ relayer, store, apiKey, terms, mount });
+      })()
+    : createRelayerService({ relayer, apiKey, mount });
   const served = await serveRelayerService(app, { port: Number(values.port), hostname: values.host });
   cleanup.unshift(() => served.close());
-  console.log(`relayer service ${served.url}`);
+  console.log(`${values.platform ? "platform" : "relayer"} service ${served.url}`);
   console.log(`chain ${chainInfo.name} (${chainInfo.chainId}) ${values.rpc ?? "in-process"}; escrow ${escrow}`);
   console.log(
     `signer ${signer.address}; store ${values.pg ? "PostgreSQL" : (values["data-dir"] ?? "embedded, in memory")}`,

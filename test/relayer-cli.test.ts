@@ -24,4 +24,24 @@ describe("relayer command", () => {
       run.child.kill("SIGKILL");
     }
   }, 120_000);
+
+  it("with --platform, serves the reference platform beside the relayer", async () => {
+    const run = runScript("relayer.ts", ["--port", "0", "--platform"]);
+    try {
+      for (let i = 0; i < 600 && !run.output().includes("operator API key"); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const url = /platform service (http:\/\/\S+)/.exec(run.output())?.[1];
+      expect(url, run.output()).toBeDefined();
+      const search = await fetch(`${url}/catalog/search`, {
+        method: "POST",
+        body: JSON.stringify({ query: "anything" }),
+      });
+      expect(await search.json()).toMatchObject({ results: [], total: 0 });
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      run.child.kill("SIGINT");
+      expect(await run.exited).toBe(0);
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  }, 120_000);
 });
