@@ -4,20 +4,23 @@
 // Every agent request is signed with the seeds' runtime message.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createPublicClient, type Hex, http, type LocalAccount } from "viem";
+import { createPublicClient, createWalletClient, type Hex, http, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAgreement } from "../src/actions/index.ts";
+import { tokenDomain } from "../src/chains/index.ts";
 import {
   buildDirectStablecoinAgreement,
   type DirectPaymentRequirements,
   signActivation,
   verifyActivationPackage,
 } from "../src/client/index.ts";
-import { signRuntimeCall } from "../src/credits/index.ts";
+import { purchaseCredits, signBalanceCall, signRuntimeCall, signSponsorMessage } from "../src/credits/index.ts";
+import { signAuthorization } from "../src/eip712/index.ts";
 import { createPlatformService, migratePlatform, SIGNED_HEADERS } from "../src/platform/index.ts";
 import { createRelayer, pgliteStore, type Relayer, type Store } from "../src/relayer/index.ts";
 import { type ServedService, serveRelayerService } from "../src/service/index.ts";
+import { randomNonce, submitExactPayment, x402Payer } from "../src/x402/index.ts";
 import { base, type RelayerChainFixture, startRelayerChain, usdc } from "./support/relayer-chain.ts";
 
 let chain: RelayerChainFixture;
@@ -446,5 +449,147 @@ describe("reference platform", () => {
     } finally {
       await new Promise((r) => upstream.close(r));
     }
+  });
+
+  it("credit purchase: the x402 handshake with the client's purchaseCredits (Path A and a sponsored Path B), the self-broadcast Path B, packs, and the signed balance", async () => {
+    const endpoint = `${served.url}/api/external/credits/purchase`;
+    const collector = chain.account(1).address;
+    const agentKey = privateKeyToAccount(generatePrivateKey());
+    await chain.token.mint(agentKey.address, 20_000_000n);
+    const now = async () => Number((await chain.dev.publicClient.getBlock()).timestamp);
+    const payWith = (signer: LocalAccount, nonce?: Hex) => async (challenge: string) => {
+      const { headerName, headerValue } = await x402Payer(signer, { maxAmount: { USDC: 10_000_000n } })(challenge, {
+        nowSeconds: await now(),
+        ...(nonce ? { nonce } : {}),
+      });
+      return { headerName, headerValue };
+    };
+    const before = await chain.token.balanceOf(collector);
+
+    // A pack that is not a multiple of 500: 400 with the suggestion.
+    const odd = await fetch(endpoint, {
+      method: "POST",
+      body: JSON.stringify({ wallet_address: agentKey.address, credits: 700, payment_method: "x402" }),
+    });
+    expect(odd.status).toBe(400);
+    expect(await odd.json()).toMatchObject({ suggested_credits: 1000 });
+
+    // Path A: the agent pays for itself.
+    const bought = await purchaseCredits({
+      endpoint,
+      walletAddress: agentKey.address,
+      credits: 500,
+      pay: payWith(agentKey),
+    });
+    expect(bought.status).toBe(200);
+    expect(bought.body).toMatchObject({ balance_credits: 500, balance_usd: 5 });
+    expect(bought.paymentResponse).toBeDefined();
+    expect((await chain.token.balanceOf(collector)) - before).toBe(5_000_000n);
+
+    // Path B over x402: a human pays for the agent; the sponsor message names the authorization's nonce.
+    const human = privateKeyToAccount(generatePrivateKey());
+    await chain.token.mint(human.address, 20_000_000n);
+    const nonce = randomNonce();
+    const sponsor = await signSponsorMessage(human, {
+      payer: human.address,
+      recipient: agentKey.address,
+      credits: 1000,
+      reference: { kind: "nonce", nonce },
+    });
+    const sponsored = await purchaseCredits({
+      endpoint,
+      walletAddress: agentKey.address,
+      credits: 1000,
+      payerWalletAddress: human.address,
+      sponsorSignature: sponsor.signature,
+      pay: payWith(human, nonce),
+    });
+    expect(sponsored.body).toMatchObject({ balance_credits: 1500 });
+    // A sponsor signature over another nonce is refused, nothing is charged.
+    const wrongSponsor = await signSponsorMessage(human, {
+      payer: human.address,
+      recipient: agentKey.address,
+      credits: 500,
+      reference: { kind: "nonce", nonce: randomNonce() },
+    });
+    await expect(
+      purchaseCredits({
+        endpoint,
+        walletAddress: agentKey.address,
+        credits: 500,
+        payerWalletAddress: human.address,
+        sponsorSignature: wrongSponsor.signature,
+        pay: payWith(human),
+      }),
+    ).rejects.toMatchObject({ code: "PURCHASE_REJECTED" });
+
+    // Path B, self-broadcast: the human submits transferWithAuthorization and sends the hash.
+    await chain.rpc("anvil_setBalance", [human.address, "0x3635C9ADC5DEA00000"]);
+    const authorization = {
+      from: human.address,
+      to: collector,
+      value: 5_000_000n,
+      validAfter: 0n,
+      validBefore: BigInt((await now()) + 600),
+      nonce: randomNonce(),
+    };
+    const signature = await signAuthorization(human, tokenDomain(base.chainId, "USDC"), authorization);
+    const wallet = createWalletClient({
+      account: human,
+      chain: chain.dev.publicClient.chain,
+      transport: http(chain.url),
+    });
+    const { hash } = await submitExactPayment(wallet, usdc.address, {
+      authorization: {
+        ...authorization,
+        value: "5000000",
+        validAfter: "0",
+        validBefore: authorization.validBefore.toString(),
+      },
+      signature,
+    });
+    const txSponsor = await signSponsorMessage(human, {
+      payer: human.address,
+      recipient: agentKey.address,
+      credits: 500,
+      reference: { kind: "tx", transactionHash: hash },
+    });
+    const selfBroadcast = {
+      wallet_address: agentKey.address,
+      credits: 500,
+      payment_method: "x402",
+      payer_wallet_address: human.address,
+      sponsor_signature: txSponsor.signature,
+      transaction_hash: hash,
+    };
+    const credited = await fetch(endpoint, { method: "POST", body: JSON.stringify(selfBroadcast) });
+    expect(credited.status).toBe(200);
+    expect(await credited.json()).toMatchObject({ balance_credits: 2000 });
+    const again = await fetch(endpoint, { method: "POST", body: JSON.stringify(selfBroadcast) });
+    expect(await again.json()).toMatchObject({ balance_credits: 2000 }); // credited once
+
+    // The balance, signed over the seeds' balance message; a request id is never accepted twice.
+    const { session_nonce } = await json<{ session_nonce: string }>(
+      await fetch(`${served.url}/api/external/auth/session`, {
+        method: "POST",
+        body: JSON.stringify({ wallet_address: agentKey.address }),
+      }),
+    );
+    const signed = await signBalanceCall(agentKey, {
+      wallet: agentKey.address,
+      sessionNonce: session_nonce,
+      requestId: "balance-1",
+    });
+    const balanceBody = JSON.stringify({
+      wallet_address: agentKey.address,
+      session_nonce,
+      request_id: "balance-1",
+      signature: signed.signature,
+    });
+    const balance = await fetch(`${served.url}/api/external/credits/balance`, { method: "POST", body: balanceBody });
+    expect(await balance.json()).toMatchObject({ balance_credits: 2000, balance_usd: 20 });
+    expect(
+      (await fetch(`${served.url}/api/external/credits/balance`, { method: "POST", body: balanceBody })).status,
+    ).toBe(400);
   });
 });

@@ -9,6 +9,7 @@ import type { Job, Relayer, Sql } from "../relayer/index.ts";
 import { createRelayerService, errorBody, httpStatusOf, jsonBody, ServiceError } from "../service/index.ts";
 import { parseActivationSignatures, parseDirectPaymentBody, serializeActivationPackage } from "../wire/index.ts";
 import { createSession, verifySignedRequest } from "./auth.ts";
+import { mountCredits } from "./credits.ts";
 import { PlatformError } from "./errors.ts";
 
 /** The platform's side of every agreement's terms: who records, arbitrates and collects fees, and at what rates. */
@@ -688,6 +689,7 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
   const status = async (c: Context) => c.json(await agreementJson(await agreementOf(c.req.param("id") ?? "")));
   app.get("/usage-agreements/:id/escrow-status", status);
   app.get("/usage-agreements/:id", status);
+  mountCredits(app, { relayer, store: sql, chainId, collector: options.terms.feeRecipient });
   // The relayer service beside: payment requirements, policies and approvals, jobs, health, metrics.
   app.route(
     "/",

@@ -78,6 +78,27 @@ export const PLATFORM_MIGRATIONS: readonly { readonly version: number; readonly 
       ALTER TABLE platform_agreements ADD COLUMN usage_ended boolean NOT NULL DEFAULT false;
     `,
     },
+    {
+      version: 4,
+      name: "credit purchases and balances",
+      sql: `
+      -- A purchase per request id (or per payment, or per self-broadcast transaction): credited once.
+      CREATE TABLE platform_credit_purchases (
+        request_id  text PRIMARY KEY,
+        wallet      text NOT NULL,
+        credits     integer NOT NULL,
+        -- pending -> credited
+        status      text NOT NULL,
+        tx_hash     text,
+        job_id      text,
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE platform_credit_balances (
+        wallet   text PRIMARY KEY,
+        credits  bigint NOT NULL
+      );
+    `,
+    },
   ];
 
 /** Apply the platform migrations this database has not seen. Returns the versions applied now. */
