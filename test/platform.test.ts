@@ -4,6 +4,7 @@
 // Every agent request is signed with the seeds' runtime message.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { chromium } from "playwright-core";
 import { createPublicClient, createWalletClient, type Hex, http, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,6 +29,8 @@ let store: Store;
 let relayer: Relayer;
 let served: ServedService;
 const API_KEY = "platform-operator-key";
+/** Debian's Chromium (`.ci/run` installs it). */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const operator = { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" };
 
 beforeAll(async () => {
@@ -591,5 +594,81 @@ describe("reference platform", () => {
     expect(
       (await fetch(`${served.url}/api/external/credits/balance`, { method: "POST", body: balanceBody })).status,
     ).toBe(400);
+  });
+
+  it("the owner's page, in a real browser: a purchase above the approval threshold is listed and approved with a click, and goes on to active", async () => {
+    const seller = agent(privateKeyToAccount(generatePrivateKey()));
+    const buyerKey = privateKeyToAccount(generatePrivateKey());
+    const buyer = agent(buyerKey);
+    await chain.token.mint(buyer.address, 3_000_000n);
+    await fetch(`${served.url}/agents/${buyer.address}/policies`, {
+      method: "PUT",
+      headers: operator,
+      body: JSON.stringify({ approval_threshold: "1000000" }),
+    });
+    const { service_id } = await json<{ service_id: string }>(
+      await seller.call("POST", "/agents/services", "register_service", "-", {
+        name: "Approved service",
+        description: "Needs the owner's approval",
+        tags: ["approval"],
+        unit_price: "1000",
+        unit: "call",
+        chains: [base.chainId],
+        tokens: ["USDC"],
+        seller_wallet: seller.address,
+        upstream_url: "http://127.0.0.1:9/x",
+      }),
+    );
+    const { agreement_id: id } = await json<{ agreement_id: Hex }>(
+      await buyer.call("POST", "/usage-agreements", "propose", service_id, {
+        service_id,
+        buyer_wallet: buyer.address,
+        deposit: "3000000",
+      }),
+    );
+    await seller.call("PUT", `/usage-agreements/${id}/accept`, "accept", id);
+    const pkg = await json<unknown>(await fetch(`${served.url}/usage-agreements/${id}/activation-package`));
+    const verified = await verifyActivationPackage(
+      pkg,
+      {
+        buyer: buyer.address,
+        escrow: chain.escrow,
+        chainId: base.chainId,
+        parties: { seller: seller.address },
+        maxDeposit: { USDC: 3_000_000n },
+      },
+      chain.dev.publicClient,
+    );
+    const now = Number((await chain.dev.publicClient.getBlock()).timestamp);
+    const waiting = await fetch(`${served.url}/usage-agreements/${id}/activate-escrow`, {
+      method: "POST",
+      body: JSON.stringify(await signActivation(buyerKey, verified, { validBefore: BigInt(now + 3_600) })),
+    });
+    expect(await json(waiting)).toMatchObject({ status: "awaiting_approval" });
+
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--headless=new"] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${served.url}/owner`);
+      await page.fill("#key", API_KEY);
+      await page.click("button[type=submit]");
+      const approve = page
+        .locator("#approvals tbody tr", { hasText: buyer.address.toLowerCase() })
+        .locator("button[data-decision=approve]");
+      await approve.waitFor({ timeout: 10_000 });
+      expect(await page.locator("#agreements tbody tr", { hasText: id }).count()).toBe(1);
+      await approve.click();
+      await page
+        .locator("#approvals tbody tr", { hasText: buyer.address.toLowerCase() })
+        .waitFor({ state: "detached", timeout: 10_000 });
+    } finally {
+      await browser.close();
+    }
+    let status = { status: "submitting" };
+    for (let i = 0; i < 200 && status.status !== "active"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = await json(await fetch(`${served.url}/usage-agreements/${id}`));
+    }
+    expect(status.status).toBe("active");
   });
 });

@@ -6,11 +6,20 @@ import { getBlock } from "viem/actions";
 import { findToken } from "../chains/index.ts";
 import { agreementRef, decodeTerms, type Terms } from "../eip712/index.ts";
 import type { Job, Relayer, Sql } from "../relayer/index.ts";
-import { createRelayerService, errorBody, httpStatusOf, jsonBody, ServiceError } from "../service/index.ts";
+import {
+  createRelayerService,
+  errorBody,
+  httpStatusOf,
+  jobJson,
+  jsonBody,
+  requireOperator,
+  ServiceError,
+} from "../service/index.ts";
 import { parseActivationSignatures, parseDirectPaymentBody, serializeActivationPackage } from "../wire/index.ts";
 import { createSession, verifySignedRequest } from "./auth.ts";
 import { mountCredits } from "./credits.ts";
 import { PlatformError } from "./errors.ts";
+import { OWNER_PAGE } from "./owner-page.ts";
 
 /** The platform's side of every agreement's terms: who records, arbitrates and collects fees, and at what rates. */
 export type PlatformTerms = {
@@ -690,6 +699,34 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
   app.get("/usage-agreements/:id/escrow-status", status);
   app.get("/usage-agreements/:id", status);
   mountCredits(app, { relayer, store: sql, chainId, collector: options.terms.feeRecipient });
+
+  // The owner's page, and what it shows (operator only).
+  app.get("/owner", (c) => c.html(OWNER_PAGE));
+  app.get("/owner/overview", async (c) => {
+    requireOperator(c, options.apiKey);
+    const { rows } = await sql.query<AgreementRow>(
+      "SELECT * FROM platform_agreements ORDER BY created_at DESC LIMIT 200",
+    );
+    const agreements = await Promise.all(rows.map(agreementJson));
+    const agents = new Map<string, { wallet: string; buying: number; selling: number }>();
+    const tally = (wallet: string, side: "buying" | "selling") => {
+      const entry = agents.get(wallet) ?? { wallet, buying: 0, selling: 0 };
+      entry[side] += 1;
+      agents.set(wallet, entry);
+    };
+    for (const a of agreements) {
+      tally(a.buyer_wallet, "buying");
+      tally(a.seller_wallet, "selling");
+    }
+    const approvals = await relayer.listJobs({ status: "awaiting_approval", limit: 200 });
+    const jobs = await relayer.listJobs({ limit: 50 });
+    return c.json({
+      agents: [...agents.values()],
+      agreements,
+      approvals: approvals.map(jobJson),
+      jobs: jobs.map(jobJson),
+    });
+  });
   // The relayer service beside: payment requirements, policies and approvals, jobs, health, metrics.
   app.route(
     "/",

@@ -78,6 +78,17 @@ const escrowStatus = (agreementId: string, job: Job): EscrowStatusJson => ({
   request_id: job.requestId,
 });
 
+/** Refuse (`UNAUTHORIZED`) a request without the operator's API key (`Authorization: Bearer <key>`). */
+export function requireOperator(c: Context, apiKey: string | undefined): void {
+  const given = c.req.header("authorization")?.replace(/^Bearer\s+/i, "") ?? "";
+  const ok =
+    apiKey !== undefined &&
+    apiKey.length > 0 &&
+    given.length === apiKey.length &&
+    timingSafeEqual(Buffer.from(given), Buffer.from(apiKey));
+  if (!ok) throw new ServiceError("UNAUTHORIZED", "this endpoint needs the operator's API key", {});
+}
+
 /** The request's JSON body, or `BODY_NOT_JSON`. */
 export async function jsonBody(c: Context): Promise<unknown> {
   try {
@@ -151,16 +162,7 @@ export function createRelayerService(options: RelayerServiceOptions): Hono {
     }
     return chainId;
   };
-  const operator = (c: Context) => {
-    const given = c.req.header("authorization")?.replace(/^Bearer\s+/i, "") ?? "";
-    const key = options.apiKey;
-    const ok =
-      key !== undefined &&
-      key.length > 0 &&
-      given.length === key.length &&
-      timingSafeEqual(Buffer.from(given), Buffer.from(key));
-    if (!ok) throw new ServiceError("UNAUTHORIZED", "this endpoint needs the operator's API key", {});
-  };
+  const operator = (c: Context) => requireOperator(c, options.apiKey);
 
   app.get("/health", async (c) => {
     try {

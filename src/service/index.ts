@@ -13,6 +13,7 @@ export {
   jobJson,
   jsonBody,
   type RelayerServiceOptions,
+  requireOperator,
 } from "./app.ts";
 export { errorBody, httpStatusOf, ServiceError, type ServiceErrorCode, type ServiceErrorDetails } from "./errors.ts";
 export { mountFacilitator } from "./facilitator-routes.ts";
