@@ -227,6 +227,19 @@ describe("reference platform", () => {
     };
     const unsigned = await fetch(`${served.url}/agents/services`, { method: "POST", body: JSON.stringify(service) });
     expect(unsigned.status).toBe(401);
+    const malformed = await fetch(`${served.url}/agents/services`, { method: "POST", body: "{not json" });
+    expect([malformed.status, (await json<{ error: { code: string } }>(malformed)).error.code]).toEqual([
+      400,
+      "BODY_NOT_JSON",
+    ]);
+    const oversize = await fetch(`${served.url}/usage-agreements`, {
+      method: "POST",
+      body: JSON.stringify({ pad: "x".repeat(80_000) }),
+    });
+    expect([oversize.status, (await json<{ error: { code: string } }>(oversize)).error.code]).toEqual([
+      413,
+      "BODY_TOO_LARGE",
+    ]);
     // Signed for another body: the payload hash differs.
     const headers = await seller.headersFor("register_service", "-", { ...service, unit_price: "1" }, "forged-1");
     const forged = await fetch(`${served.url}/agents/services`, {
