@@ -72,7 +72,7 @@ describe.each(backends)("store: %s", (_name, factory) => {
     }
   });
 
-  it("a job is idempotent by request id and by payload, and a failed transaction leaves nothing", async () => {
+  it("a job is idempotent by request id and by payload, a request id never names two payloads, and a failed transaction leaves nothing", async () => {
     const store = await (await factory())();
     try {
       const first = await insertJob(store, {
@@ -84,10 +84,14 @@ describe.each(backends)("store: %s", (_name, factory) => {
         payload: { a: 1 },
       });
       expect(first.created).toBe(true);
+      // The same request id for another payload is refused: it never hides a second job.
+      await expect(
+        insertJob(store, { id: "j2", requestId: "r1", dedupeKey: "k2", kind: "activation", chainId: 1, payload: {} }),
+      ).rejects.toMatchObject({ code: "REQUEST_ID_CONFLICT" });
       const sameRequest = await insertJob(store, {
         id: "j2",
         requestId: "r1",
-        dedupeKey: "k2",
+        dedupeKey: "k1",
         kind: "activation",
         chainId: 1,
         payload: {},
