@@ -9,11 +9,10 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createPublicClient, http } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { signActivation, verifyActivationPackage } from "../src/client/index.ts";
-import { signRuntimeCall } from "../src/credits/index.ts";
-import { createPlatformService, migratePlatform, SIGNED_HEADERS } from "../src/platform/index.ts";
+import { createPlatformService, migratePlatform } from "../src/platform/index.ts";
 import { createRelayer, pgliteStore } from "../src/relayer/index.ts";
 import { serveRelayerService } from "../src/service/index.ts";
+import { agreementStatus, platformAgent, proposeAndActivate } from "../test/support/platform-agents.ts";
 import { base, startRelayerChain } from "../test/support/relayer-chain.ts";
 
 const N = Number(process.env.BENCH_N ?? 500);
@@ -54,40 +53,10 @@ const served = await serveRelayerService(
   createPlatformService({ relayer, store, terms: { feeRecipient: platform, arbiter: platform } }),
 );
 try {
-  const seller = privateKeyToAccount(generatePrivateKey());
-  const buyer = privateKeyToAccount(generatePrivateKey());
+  const seller = platformAgent(served.url, privateKeyToAccount(generatePrivateKey()));
+  const buyer = platformAgent(served.url, privateKeyToAccount(generatePrivateKey()));
   await chain.token.mint(buyer.address, 100_000_000n);
-  const session = async (wallet: string) =>
-    (
-      (await (
-        await fetch(`${served.url}/api/external/auth/session`, {
-          method: "POST",
-          body: JSON.stringify({ wallet_address: wallet }),
-        })
-      ).json()) as { session_nonce: string }
-    ).session_nonce;
-  let n = 0;
-  const signed = async (account: typeof buyer, nonce: string, action: string, product: string, body: unknown) => {
-    const requestId = `bench-${n++}`;
-    const { signature } = await signRuntimeCall(account, {
-      wallet: account.address,
-      sessionNonce: nonce,
-      requestId,
-      action,
-      productId: product,
-      parameters: body,
-    });
-    return {
-      "content-type": "application/json",
-      [SIGNED_HEADERS.wallet]: account.address,
-      [SIGNED_HEADERS.session]: nonce,
-      [SIGNED_HEADERS.requestId]: requestId,
-      [SIGNED_HEADERS.signature]: signature,
-    };
-  };
-  const sellerSession = await session(seller.address);
-  const buyerSession = await session(buyer.address);
-  const service = {
+  const registered = await seller.call("POST", "/agents/services", "register_service", "-", {
     name: "Bench",
     description: "Echo",
     tags: ["bench"],
@@ -97,52 +66,22 @@ try {
     tokens: ["USDC"],
     seller_wallet: seller.address,
     upstream_url: upstreamUrl,
-  };
-  const post = async (path: string, headers: Record<string, string>, body: unknown, method = "POST") =>
-    (await fetch(`${served.url}${path}`, { method, headers, body: JSON.stringify(body) })).json() as Promise<
-      Record<string, string>
-    >;
-  const { service_id } = await post(
-    "/agents/services",
-    await signed(seller, sellerSession, "register_service", "-", service),
-    service,
-  );
-  const proposal = { service_id, buyer_wallet: buyer.address, deposit: "100000000" };
-  const { agreement_id: id } = await post(
-    "/usage-agreements",
-    await signed(buyer, buyerSession, "propose", service_id ?? "", proposal),
-    proposal,
-  );
-  await post(`/usage-agreements/${id}/accept`, await signed(seller, sellerSession, "accept", id ?? "", {}), {}, "PUT");
-  const pkg = await (await fetch(`${served.url}/usage-agreements/${id}/activation-package`)).json();
-  const verified = await verifyActivationPackage(
-    pkg,
-    {
-      buyer: buyer.address,
-      escrow: chain.escrow,
-      chainId: base.chainId,
-      parties: { seller: seller.address },
-      maxDeposit: { USDC: 100_000_000n },
-    },
-    chain.dev.publicClient,
-  );
-  const now = Number((await chain.dev.publicClient.getBlock()).timestamp);
-  await fetch(`${served.url}/usage-agreements/${id}/activate-escrow`, {
-    method: "POST",
-    body: JSON.stringify(await signActivation(buyer, verified, { validBefore: BigInt(now + 3_600) })),
   });
-  for (;;) {
-    const s = (await (await fetch(`${served.url}/usage-agreements/${id}`)).json()) as { status: string };
-    if (s.status === "active") break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const { service_id } = (await registered.json()) as { service_id: string };
+  const { id } = await proposeAndActivate({
+    url: served.url,
+    chain,
+    seller,
+    buyer,
+    serviceId: service_id,
+    deposit: 100_000_000n,
+  });
+  if ((await agreementStatus(served.url, id, (x) => x === "active")).status !== "active") throw new Error("not active");
 
   const body = { q: "hello" };
   const direct: number[] = [];
   const proxied: number[] = [];
-  const headers = await Promise.all(
-    Array.from({ length: N + 20 }, () => signed(buyer, buyerSession, "proxy", id ?? "", body)),
-  );
+  const headers = await Promise.all(Array.from({ length: N + 20 }, () => buyer.headersFor("proxy", id, body)));
   for (let i = 0; i < N + 20; i++) {
     // Interleaved, after 20 warm-up calls each way.
     let t0 = performance.now();

@@ -16,12 +16,13 @@ import {
   signActivation,
   verifyActivationPackage,
 } from "../src/client/index.ts";
-import { purchaseCredits, signBalanceCall, signRuntimeCall, signSponsorMessage } from "../src/credits/index.ts";
+import { purchaseCredits, signBalanceCall, signSponsorMessage } from "../src/credits/index.ts";
 import { signAuthorization } from "../src/eip712/index.ts";
-import { createPlatformService, migratePlatform, SIGNED_HEADERS } from "../src/platform/index.ts";
+import { createPlatformService, migratePlatform } from "../src/platform/index.ts";
 import { createRelayer, pgliteStore, type Relayer, type Store } from "../src/relayer/index.ts";
 import { type ServedService, serveRelayerService } from "../src/service/index.ts";
 import { randomNonce, submitExactPayment, x402Payer } from "../src/x402/index.ts";
+import { agreementStatus, type PlatformAgent, platformAgent, proposeAndActivate } from "./support/platform-agents.ts";
 import { base, type RelayerChainFixture, startRelayerChain, usdc } from "./support/relayer-chain.ts";
 
 let chain: RelayerChainFixture;
@@ -68,44 +69,9 @@ afterAll(async () => {
   await chain?.stop();
 });
 
-/** An agent talking to the platform: a session, then requests signed with the runtime message. */
-function agent(account: LocalAccount) {
-  let session: string | undefined;
-  let n = 0;
-  const headersFor = async (action: string, productId: string, body: unknown, requestId: string) => {
-    if (!session) {
-      const res = await fetch(`${served.url}/api/external/auth/session`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ wallet_address: account.address }),
-      });
-      session = ((await res.json()) as { session_nonce: string }).session_nonce;
-    }
-    const { signature } = await signRuntimeCall(account, {
-      wallet: account.address,
-      sessionNonce: session,
-      requestId,
-      action,
-      productId,
-      parameters: body,
-    });
-    return {
-      "content-type": "application/json",
-      [SIGNED_HEADERS.wallet]: account.address,
-      [SIGNED_HEADERS.session]: session,
-      [SIGNED_HEADERS.requestId]: requestId,
-      [SIGNED_HEADERS.signature]: signature,
-    };
-  };
-  return {
-    address: account.address,
-    headersFor,
-    async call(method: string, path: string, action: string, productId: string, body: unknown = {}) {
-      const headers = await headersFor(action, productId, body, `req-${account.address}-${n++}-${Math.random()}`);
-      return fetch(`${served.url}${path}`, { method, headers, body: JSON.stringify(body) });
-    },
-  };
-}
+const agent = (account: LocalAccount) => platformAgent(served.url, account);
+const activate = (seller: PlatformAgent, buyer: PlatformAgent, serviceId: string, deposit: bigint) =>
+  proposeAndActivate({ url: served.url, chain, seller, buyer, serviceId, deposit });
 
 const json = async <T>(res: Response) => (await res.json()) as T;
 
@@ -335,33 +301,7 @@ describe("reference platform", () => {
       body: JSON.stringify({ max_per_agreement: "2000000" }),
     });
     expect(put.status).toBe(200);
-    const escrow = await json<{ agreement_id: Hex }>(
-      await buyer.call("POST", "/usage-agreements", "propose", service_id, {
-        service_id,
-        buyer_wallet: buyer.address,
-        deposit: "10000000",
-      }),
-    );
-    const id = escrow.agreement_id;
-    await seller.call("PUT", `/usage-agreements/${id}/accept`, "accept", id);
-    const pkg = await json<unknown>(await fetch(`${served.url}/usage-agreements/${id}/activation-package`));
-    const verified = await verifyActivationPackage(
-      pkg,
-      {
-        buyer: buyer.address,
-        escrow: chain.escrow,
-        chainId: base.chainId,
-        parties: { seller: seller.address },
-        maxDeposit: { USDC: 10_000_000n },
-      },
-      chain.dev.publicClient,
-    );
-    const now = Number((await chain.dev.publicClient.getBlock()).timestamp);
-    const body = await signActivation(buyerKey, verified, { validBefore: BigInt(now + 3_600) });
-    const refused = await fetch(`${served.url}/usage-agreements/${id}/activate-escrow`, {
-      method: "POST",
-      body: JSON.stringify(body),
-    });
+    const { response: refused } = await activate(seller, buyer, service_id, 10_000_000n);
     expect(refused.status).toBe(403);
     expect(await json(refused)).toMatchObject({
       error: { code: "POLICY_REFUSED", details: { rule: "maxPerAgreement", limit: "2000000" } },
@@ -401,36 +341,8 @@ describe("reference platform", () => {
           upstream_url: upstreamUrl,
         }),
       );
-      const { agreement_id: id } = await json<{ agreement_id: Hex }>(
-        await buyer.call("POST", "/usage-agreements", "propose", service_id, {
-          service_id,
-          buyer_wallet: buyer.address,
-          deposit: "5000000",
-        }),
-      );
-      await seller.call("PUT", `/usage-agreements/${id}/accept`, "accept", id);
-      const pkg = await json<unknown>(await fetch(`${served.url}/usage-agreements/${id}/activation-package`));
-      const verified = await verifyActivationPackage(
-        pkg,
-        {
-          buyer: buyer.address,
-          escrow: chain.escrow,
-          chainId: base.chainId,
-          parties: { seller: seller.address },
-          maxDeposit: { USDC: 5_000_000n },
-        },
-        chain.dev.publicClient,
-      );
-      const now = Number((await chain.dev.publicClient.getBlock()).timestamp);
-      await fetch(`${served.url}/usage-agreements/${id}/activate-escrow`, {
-        method: "POST",
-        body: JSON.stringify(await signActivation(buyerKey, verified, { validBefore: BigInt(now + 3_600) })),
-      });
-      for (let i = 0; i < 200; i++) {
-        const s = await json<{ status: string }>(await fetch(`${served.url}/usage-agreements/${id}`));
-        if (s.status === "active") break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const { id, verified } = await activate(seller, buyer, service_id, 5_000_000n);
+      expect((await agreementStatus(served.url, id, (x) => x === "active")).status).toBe("active");
 
       const proxied = (who: ReturnType<typeof agent>, text: string) =>
         who.call("POST", `/metered-proxy/${id}/translate?lang=de`, "proxy", id, { text });
@@ -632,31 +544,7 @@ describe("reference platform", () => {
         upstream_url: "http://127.0.0.1:9/x",
       }),
     );
-    const { agreement_id: id } = await json<{ agreement_id: Hex }>(
-      await buyer.call("POST", "/usage-agreements", "propose", service_id, {
-        service_id,
-        buyer_wallet: buyer.address,
-        deposit: "3000000",
-      }),
-    );
-    await seller.call("PUT", `/usage-agreements/${id}/accept`, "accept", id);
-    const pkg = await json<unknown>(await fetch(`${served.url}/usage-agreements/${id}/activation-package`));
-    const verified = await verifyActivationPackage(
-      pkg,
-      {
-        buyer: buyer.address,
-        escrow: chain.escrow,
-        chainId: base.chainId,
-        parties: { seller: seller.address },
-        maxDeposit: { USDC: 3_000_000n },
-      },
-      chain.dev.publicClient,
-    );
-    const now = Number((await chain.dev.publicClient.getBlock()).timestamp);
-    const waiting = await fetch(`${served.url}/usage-agreements/${id}/activate-escrow`, {
-      method: "POST",
-      body: JSON.stringify(await signActivation(buyerKey, verified, { validBefore: BigInt(now + 3_600) })),
-    });
+    const { id, response: waiting } = await activate(seller, buyer, service_id, 3_000_000n);
     expect(await json(waiting)).toMatchObject({ status: "awaiting_approval" });
 
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--headless=new"] });
@@ -677,11 +565,6 @@ describe("reference platform", () => {
     } finally {
       await browser.close();
     }
-    let status = { status: "submitting" };
-    for (let i = 0; i < 200 && status.status !== "active"; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      status = await json(await fetch(`${served.url}/usage-agreements/${id}`));
-    }
-    expect(status.status).toBe("active");
+    expect((await agreementStatus(served.url, id, (x) => x === "active")).status).toBe("active");
   });
 });

@@ -1,15 +1,14 @@
-import type { Sql } from "../relayer/index.ts";
+import { applyMigrations, type Migration, type Sql } from "../relayer/index.ts";
 
 /**
  * The reference platform's tables, beside the relayer's in the same store, versioned and applied
  * once each under an advisory lock (several instances may start together).
  */
-export const PLATFORM_MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] =
-  [
-    {
-      version: 1,
-      name: "sessions, signed requests, catalog, usage agreements",
-      sql: `
+export const PLATFORM_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "sessions, signed requests, catalog, usage agreements",
+    sql: `
       -- Session nonces agents sign their requests with (POST /api/external/auth/session).
       CREATE TABLE platform_sessions (
         nonce       text PRIMARY KEY,
@@ -53,11 +52,11 @@ export const PLATFORM_MIGRATIONS: readonly { readonly version: number; readonly 
         updated_at    timestamptz NOT NULL DEFAULT now()
       );
     `,
-    },
-    {
-      version: 2,
-      name: "direct stablecoin purchases",
-      sql: `
+  },
+  {
+    version: 2,
+    name: "direct stablecoin purchases",
+    sql: `
       -- escrow (a bilateral escrow) or direct_payment (flow 4: executed when the seller accepts).
       ALTER TABLE platform_agreements ADD COLUMN settlement_model text NOT NULL DEFAULT 'escrow';
       -- The buyer's signed direct-payment body, and the relayer's job once the seller accepted.
@@ -65,11 +64,11 @@ export const PLATFORM_MIGRATIONS: readonly { readonly version: number; readonly 
       ALTER TABLE platform_agreements ADD COLUMN job_id text;
       ALTER TABLE platform_agreements ALTER COLUMN packed_terms DROP NOT NULL;
     `,
-    },
-    {
-      version: 3,
-      name: "metered proxy",
-      sql: `
+  },
+  {
+    version: 3,
+    name: "metered proxy",
+    sql: `
       -- The service's price per call when the agreement was proposed, and the usage metered so far
       -- (raised before a call is forwarded, never above the deposit; given back if the call fails).
       ALTER TABLE platform_agreements ADD COLUMN unit_price numeric;
@@ -77,11 +76,11 @@ export const PLATFORM_MIGRATIONS: readonly { readonly version: number; readonly 
       ALTER TABLE platform_agreements ADD COLUMN used numeric NOT NULL DEFAULT 0;
       ALTER TABLE platform_agreements ADD COLUMN usage_ended boolean NOT NULL DEFAULT false;
     `,
-    },
-    {
-      version: 4,
-      name: "credit purchases and balances",
-      sql: `
+  },
+  {
+    version: 4,
+    name: "credit purchases and balances",
+    sql: `
       -- A purchase per request id (or per payment, or per self-broadcast transaction): credited once.
       CREATE TABLE platform_credit_purchases (
         request_id  text PRIMARY KEY,
@@ -98,25 +97,10 @@ export const PLATFORM_MIGRATIONS: readonly { readonly version: number; readonly 
         credits  bigint NOT NULL
       );
     `,
-    },
-  ];
+  },
+];
 
 /** Apply the platform migrations this database has not seen. Returns the versions applied now. */
-export async function migratePlatform(sql: Sql): Promise<number[]> {
-  return sql.transaction(async (tx) => {
-    await tx.query("SELECT pg_advisory_xact_lock($1)", [72_657_301]);
-    await tx.query(
-      "CREATE TABLE IF NOT EXISTS platform_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-    );
-    const { rows } = await tx.query<{ version: number }>("SELECT version FROM platform_migrations");
-    const seen = new Set(rows.map((r) => Number(r.version)));
-    const applied: number[] = [];
-    for (const m of PLATFORM_MIGRATIONS) {
-      if (seen.has(m.version)) continue;
-      await tx.exec(m.sql);
-      await tx.query("INSERT INTO platform_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
-      applied.push(m.version);
-    }
-    return applied;
-  });
+export function migratePlatform(sql: Sql): Promise<number[]> {
+  return applyMigrations(sql, { table: "platform_migrations", lockKey: 72_657_301, migrations: PLATFORM_MIGRATIONS });
 }

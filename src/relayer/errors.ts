@@ -20,6 +20,8 @@ export type RelayerErrorDetails = {
   WAIT_TIMEOUT: { readonly id: string; readonly status: string };
   /** The store holds a job of a kind this version does not know (written by a newer one). */
   JOB_KIND_UNKNOWN: { readonly kind: string };
+  /** A set of migrations names a table that is not a plain lowercase identifier. */
+  MIGRATION_TABLE_INVALID: { readonly table: string };
   /** The store was asked for a transaction inside a transaction. */
   STORE_NESTED_TRANSACTION: Record<string, never>;
 };

@@ -22,7 +22,7 @@ export { type Job, type JobStatus, RETRYABLE_REASONS } from "./jobs.ts";
 export type { PromClientLike, RelayerMetricsOptions } from "./metrics.ts";
 export type { BuyerPolicy, Purchase } from "./policies.ts";
 export { createRelayer, type Relayer, type RelayerOptions } from "./relayer.ts";
-export { MIGRATIONS, migrate } from "./store/migrations.ts";
+export { applyMigrations, MIGRATIONS, type Migration, migrate } from "./store/migrations.ts";
 export { pgliteStore } from "./store/pglite.ts";
 export { postgresStore } from "./store/postgres.ts";
 export type { Row, Sql, Store } from "./store/sql.ts";

@@ -76,6 +76,7 @@ export function httpStatusOf(error: unknown): 400 | 401 | 403 | 404 | 409 | 413 
       return 503;
     case "JOB_KIND_UNKNOWN":
     case "STORE_NESTED_TRANSACTION":
+    case "MIGRATION_TABLE_INVALID":
       return 500;
     case "WAIT_TIMEOUT":
       return 504;

@@ -1,10 +1,11 @@
+import { RelayerError } from "../errors.ts";
 import type { Sql } from "./sql.ts";
 
 /**
  * Versioned migrations, applied in order, each once, in its own transaction, under an advisory
  * lock so that several relayer instances starting together apply each exactly once.
  */
-export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: "jobs, transactions, attempts, signer leases",
@@ -169,24 +170,42 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
   },
 ];
 
-const LOCK_KEY = 72_657_300; // an arbitrary advisory-lock key for this schema
+/** A versioned schema change, applied once. */
+export type Migration = { readonly version: number; readonly name: string; readonly sql: string };
 
-/** Apply the migrations this database has not seen. Returns the versions applied now. */
-export async function migrate(sql: Sql): Promise<number[]> {
+/**
+ * Apply the `migrations` a database has not seen, recorded in `table`, each once, in one
+ * transaction under the advisory lock `lockKey` (instances starting together apply each exactly
+ * once). Returns the versions applied now.
+ */
+export async function applyMigrations(
+  sql: Sql,
+  set: { readonly table: string; readonly lockKey: number; readonly migrations: readonly Migration[] },
+): Promise<number[]> {
+  if (!/^[a-z_]+$/.test(set.table)) {
+    throw new RelayerError("MIGRATION_TABLE_INVALID", `migration table ${set.table} is not a plain identifier`, {
+      table: set.table,
+    });
+  }
   return sql.transaction(async (tx) => {
-    await tx.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
+    await tx.query("SELECT pg_advisory_xact_lock($1)", [set.lockKey]);
     await tx.query(
-      "CREATE TABLE IF NOT EXISTS relayer_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+      `CREATE TABLE IF NOT EXISTS ${set.table} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
-    const { rows } = await tx.query<{ version: number }>("SELECT version FROM relayer_migrations");
+    const { rows } = await tx.query<{ version: number }>(`SELECT version FROM ${set.table}`);
     const seen = new Set(rows.map((r) => Number(r.version)));
     const applied: number[] = [];
-    for (const m of MIGRATIONS) {
+    for (const m of set.migrations) {
       if (seen.has(m.version)) continue;
       await tx.exec(m.sql);
-      await tx.query("INSERT INTO relayer_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+      await tx.query(`INSERT INTO ${set.table} (version, name) VALUES ($1, $2)`, [m.version, m.name]);
       applied.push(m.version);
     }
     return applied;
   });
+}
+
+/** Apply the relayer's migrations this database has not seen. Returns the versions applied now. */
+export function migrate(sql: Sql): Promise<number[]> {
+  return applyMigrations(sql, { table: "relayer_migrations", lockKey: 72_657_300, migrations: MIGRATIONS });
 }
