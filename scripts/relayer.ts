@@ -13,7 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import type { Hono } from "hono";
-import { createPublicClient, type Hex, http, isHex, parseEther } from "viem";
+import { createPublicClient, type Hex, http, isAddress, isHex, parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { getChain, getChainByKey } from "../src/chains/index.ts";
 import { getDeployment } from "../src/deployments/index.ts";
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     "api-key": { type: "string" },
     confirmations: { type: "string", default: "1" },
     platform: { type: "boolean", default: false },
+    escrow: { type: "string" },
+    "direct-payment": { type: "string" },
   },
 });
 
@@ -54,7 +56,13 @@ try {
     client = createPublicClient({ transport: http(values.rpc) });
     const chainId = await client.getChainId();
     if (chainId !== chainInfo.chainId) throw new Error(`--rpc serves chain ${chainId}, not ${chainInfo.name}`);
-    ({ escrow, directPayment } = getDeployment(chainId));
+    if (values.escrow && values["direct-payment"] && isAddress(values.escrow) && isAddress(values["direct-payment"])) {
+      // Contracts deployed elsewhere than the recorded deployments (a local node, say).
+      escrow = values.escrow;
+      directPayment = values["direct-payment"];
+    } else {
+      ({ escrow, directPayment } = getDeployment(chainId));
+    }
   } else {
     const [{ startFaithfulChain }, { deployAgentEscrow }, { loadEconomicParameters }] = await Promise.all([
       import("../src/testing/faithful-chain.ts"),

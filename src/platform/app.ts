@@ -440,6 +440,19 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
     return c.json(await agreementJson(await agreementOf(id)), 201);
   };
 
+  // An agent's own agreements, as buyer or seller (signed): what a seller polls for proposals.
+  app.post("/agents/agreements", async (c) => {
+    const body = await jsonBody(c);
+    const wallet = await signer(c, "list_agreements", "-", body);
+    const status = field(body, "status", "a status", optional(isText));
+    const { rows } = await sql.query<AgreementRow>(
+      `SELECT * FROM platform_agreements WHERE (buyer = $1 OR seller = $1) AND ($2::text IS NULL OR status = $2)
+       ORDER BY created_at DESC LIMIT 200`,
+      [wallet.toLowerCase(), status ?? null],
+    );
+    return c.json({ agreements: await Promise.all(rows.map(agreementJson)) });
+  });
+
   // Metered usage, recorded by the seller's side (signed by the seller) through the relayer's batching.
   app.post("/usage-agreements/:id/record-usage", async (c) => {
     const id = c.req.param("id");

@@ -10,12 +10,17 @@ export type ScriptRun = {
   readonly exited: Promise<number | null>;
 };
 
-/** Start `scripts/<name>` with `args`, from the repository's root. */
-export function runScript(name: string, args: readonly string[] = []): ScriptRun {
+/**
+ * Start a script with `args`, from the repository's root: `name` is a file of `scripts/`, or a
+ * path from the root. `env` adds to the environment.
+ */
+export function runScript(name: string, args: readonly string[] = [], env: Record<string, string> = {}): ScriptRun {
   const root = resolve(import.meta.dirname, "../..");
-  const child = spawn(process.execPath, [resolve(root, "scripts", name), ...args], {
+  const path = name.includes("/") ? resolve(root, name) : resolve(root, "scripts", name);
+  const child = spawn(process.execPath, [path, ...args], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
   });
   let out = "";
   const collect = (chunk: Buffer) => {
