@@ -1,34 +1,32 @@
-// The main job: the whole lifecycle through the relayer service, on the embedded store (PGlite,
-// in memory) and an in-process chain reporting Base's id (8453) with Circle's real USDC at its
-// canonical address. Nothing to start by hand: the chain, the relayer and its HTTP service run in
-// this process, and the agents talk to the service over HTTP.
-//   1. escrow activation: the buyer signs, POST activate-escrow answers 202, polling escrow-status
-//      shows submitting, then active with the transaction hash;
-//   2. metered usage: record-usage calls, batched by the relayer into one recordUsageBatch;
-//   3. settlement by the scanner once the challenge window has passed;
-//   4. a cooperative close under the buyer's final voucher;
-//   5. a direct stablecoin payment (fee by permit), idempotent by its nonce;
-//   6. a paid x402 resource, settled through the relayer's facilitator.
+// The main job: two agents trading over HTTP through the reference platform, on the embedded
+// store (PGlite, in memory) and an in-process chain reporting Base's id (8453) with Circle's real
+// USDC at its canonical address. Nothing to start by hand: the chain, the relayer, the platform
+// service and both agents run in this process, and the agents talk to the platform over HTTP with
+// requests signed by their wallets.
+//   1. the seller registers a service; the buyer finds it in the catalog;
+//   2. an escrow: proposed, accepted, the package verified and signed, activate-escrow answers
+//      202, then active;
+//   3. metered calls through the proxy, one refused past the deposit, usage ended; the relayer
+//      batches the usage and its scanner settles after the challenge window;
+//   4. a direct stablecoin purchase, executed when the seller accepts;
+//   5. a purchase above the owner's approval threshold waits, the owner approves, it goes on;
+//   and a credit purchase over the x402 handshake; finally a paid x402 resource settled through
+//   the relayer's facilitator.
 import { Hono } from "hono";
-import { formatUnits, keccak256, parseEther, toHex } from "viem";
+import { formatUnits, parseEther, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { readAgreement } from "../src/actions/index.ts";
 import { getChainByKey, getToken } from "../src/chains/index.ts";
-import {
-  buildDirectStablecoinAgreement,
-  type DirectPaymentRequirements,
-  signActivation,
-  signFinalVoucher,
-  verifyActivationPackage,
-} from "../src/client/index.ts";
 import { deployAgentEscrow } from "../src/deploy/deploy.ts";
 import { loadEconomicParameters } from "../src/deploy/parameters.ts";
-import { agreementRef, type Terms } from "../src/eip712/index.ts";
+import { agreementRef, decodeTerms } from "../src/eip712/index.ts";
+import { createPlatformService, migratePlatform } from "../src/platform/index.ts";
 import { createFacilitator, createRelayer, pgliteStore } from "../src/relayer/index.ts";
-import { createRelayerService, mountFacilitator, serveRelayerService, x402Paywall } from "../src/service/index.ts";
+import { mountFacilitator, serveRelayerService, x402Paywall } from "../src/service/index.ts";
 import { startFaithfulChain } from "../src/testing/faithful-chain.ts";
-import { serializeActivationPackage } from "../src/wire/index.ts";
 import { HEADERS, readPaymentResponse, x402Payer } from "../src/x402/index.ts";
+import { runBuyer } from "./agents/buyer.ts";
+import { runSeller } from "./agents/seller.ts";
 
 const base = getChainByKey("base");
 const usdc = getToken(base.chainId, "USDC");
@@ -57,9 +55,6 @@ try {
   // The relayer's signer, also the recorder of the agreements (it meters usage); it holds gas.
   const relayerKey = privateKeyToAccount(generatePrivateKey());
   await local.dev.testClient.setBalance({ address: relayerKey.address, value: parseEther("10") });
-  const agent = privateKeyToAccount(generatePrivateKey());
-  const seller = privateKeyToAccount(generatePrivateKey()).address;
-  await token.mint(agent.address, 200_000_000n);
 
   line("chain", `${base.name}, chain id ${await client.getChainId()} (${base.caip2}), in-process`);
   line("token", `${usdc.symbol} at ${usdc.address}: Circle's FiatToken v2.2`);
@@ -79,120 +74,85 @@ try {
     signers: { [base.chainId]: [relayerKey] },
     store,
     pollMs: 100,
-    usage: { maxEntries: 50, flushAfterMs: 1_000 },
+    usage: { maxEntries: 50, flushAfterMs: 500 },
     settlement: { intervalMs: 500 },
   });
   relayer.start();
   const facilitator = createFacilitator({ relayer, settleTimeoutMs: 20_000 });
-  // The metering backend records usage with the operator's key (the relayer's recorder key signs it).
+  await migratePlatform(store);
+  // The owner's key (policies and approvals); the platform collects fees and credit purchases.
   const apiKey = toHex(crypto.getRandomValues(new Uint8Array(24))).slice(2);
-  const operator = { authorization: `Bearer ${apiKey}` };
+  const owner = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
   const service = await serveRelayerService(
-    createRelayerService({ relayer, apiKey, mount: (app) => mountFacilitator(app, facilitator) }),
+    createPlatformService({
+      relayer,
+      store,
+      apiKey,
+      terms: { feeRecipient: platform, arbiter: platform },
+      mount: (app) => mountFacilitator(app, facilitator),
+    }),
   );
   const api = service.url;
-  line("relayer", `service at ${api}, embedded store (PGlite), signer ${relayerKey.address}`);
-  line("agent", `${agent.address}  ${fmt(await token.balanceOf(agent.address))}, no ETH`);
-  const post = (path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
-    fetch(`${api}${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...headers },
-      body: JSON.stringify(body),
-    });
+  line("platform", `service at ${api}, embedded store (PGlite), relayer ${relayerKey.address}`);
+  const buyerKey = privateKeyToAccount(generatePrivateKey());
+  const sellerKey = privateKeyToAccount(generatePrivateKey());
+  await token.mint(buyerKey.address, 30_000_000n);
+  line("buyer", `${buyerKey.address}  ${fmt(await token.balanceOf(buyerKey.address))}, no ETH`);
+  line("seller", `${sellerKey.address}`);
+  // The owner's guardrail for the buyer: a purchase above 2.5 USDC waits for approval.
+  await fetch(`${api}/agents/${buyerKey.address}/policies`, {
+    method: "PUT",
+    headers: owner,
+    body: JSON.stringify({ approval_threshold: "2500000" }),
+  });
+  line("owner", "purchases above 2.5 USDC need the owner's approval");
 
+  const stop = new AbortController();
+  const speak =
+    (who: string) =>
+    (event: string, detail: Record<string, unknown> = {}) => {
+      const shown = Object.entries(detail)
+        .map(
+          ([k, v]) =>
+            `${k} ${typeof v === "string" && v.startsWith("0x") && v.length > 20 ? `${v.slice(0, 14)}…` : String(v)}`,
+        )
+        .join(", ");
+      line(who, `${event}${shown ? `: ${shown}` : ""}`);
+    };
   try {
-    // 1. activation ---------------------------------------------------------------------------
-    console.log("\n1. bilateral escrow, deposit 100: the buyer signs, the relayer activates (202, then poll)");
-    const now = Number((await client.getBlock()).timestamp);
-    const terms: Terms = {
-      buyer: agent.address,
-      seller,
-      token: usdc.address,
-      feeRecipient: platform,
-      recorder: relayerKey.address,
-      arbiter: platform,
-      deposit: 100_000_000n,
-      upfrontFee: 0n,
-      feeFixed: 10_000n,
-      feeCap: 1_000_000n,
-      feeBps: 100,
-      fallbackBps: 5_000,
-      challengeWindow: 3_600,
-      resolutionWindow: 3_600,
-      serviceExpiry: now + 86_400,
-      salt: keccak256(toHex(`demo-agreement-${now}`)),
-    };
-    const escrowDomain = { chainId: base.chainId, escrow };
-    const policy = {
-      buyer: agent.address,
-      escrow,
-      chainId: base.chainId,
-      parties: { seller, recorder: terms.recorder, arbiter: terms.arbiter },
-      maxDeposit: { USDC: 100_000_000n },
-    };
-    const activate = async (t: Terms) => {
-      const pkg = serializeActivationPackage({ agreement: agreementRef(t, escrowDomain), upfrontFeePending: false });
-      const verified = await verifyActivationPackage(pkg, policy, client);
-      const chainNow = Number((await client.getBlock()).timestamp);
-      const body = await signActivation(agent, verified, { validBefore: BigInt(chainNow + 3_600) });
-      const res = await post(`/usage-agreements/${verified.agreement.id}/activate-escrow`, body);
-      const accepted = (await res.json()) as { status: string };
-      line("", `POST activate-escrow -> ${res.status} ${accepted.status}`);
-      const active = await until(
-        async () =>
-          (await (await fetch(`${api}/usage-agreements/${verified.agreement.id}/escrow-status`)).json()) as {
-            status: string;
-            activation_tx_hash: string | null;
-          },
-        (s) => s.status !== "submitting",
-        "activation",
-      );
-      if (active.status !== "active") throw new Error(`activation ended ${JSON.stringify(active)}`);
-      line("", `escrow-status -> ${active.status}, activation_tx_hash ${active.activation_tx_hash?.slice(0, 18)}…`);
-      return verified.agreement;
-    };
-    const agreement = await activate(terms);
-    line("", `escrow holds ${fmt(await token.balanceOf(escrow))}`);
+    console.log("");
+    const seller = runSeller({ url: api, account: sellerKey, say: speak("seller"), signal: stop.signal });
+    // The owner approves what waits for approval.
+    const approving = (async () => {
+      while (!stop.signal.aborted) {
+        const overview = (await (await fetch(`${api}/owner/overview`, { headers: owner })).json()) as {
+          approvals: { id: string; buyer: string; amount: string }[];
+        };
+        for (const a of overview.approvals) {
+          await fetch(`${api}/agents/${a.buyer}/approvals/${a.id}/approve`, { method: "POST", headers: owner });
+          line("owner", `approved ${fmt(BigInt(a.amount))} for ${a.buyer.slice(0, 10)}…`);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    const bought = await runBuyer({ url: api, account: buyerKey, client, say: speak("buyer") });
+    stop.abort();
+    await Promise.all([seller, approving]);
 
-    // 2. usage --------------------------------------------------------------------------------
-    console.log("\n2. metered usage: three record-usage calls, batched by the relayer");
-    let last = "";
-    for (const [usage, complete] of [
-      [20_000_000n, false],
-      [45_000_000n, false],
-      [60_000_000n, true],
-    ] as const) {
-      const res = await post(
-        `/usage-agreements/${agreement.id}/record-usage`,
-        {
-          cumulative_usage: usage.toString(),
-          log_ref: keccak256(toHex(`usage-log-${usage}`)),
-          complete,
-        },
-        operator,
-      );
-      const queued = (await res.json()) as { usage_id: string; outcome: string };
-      last = queued.usage_id;
-      line("", `record-usage ${fmt(usage)}${complete ? " (final)" : ""} -> ${res.status} ${queued.outcome}`);
-    }
-    const recorded = await until(
-      async () =>
-        (await (await fetch(`${api}/usage/${last}`, { headers: operator })).json()) as {
-          status: string;
-          job_id: string;
-        },
-      (u) => u.status === "recorded" || u.status === "failed",
-      "the usage batch",
+    console.log("\nchallenge window passes; the relayer's scanner settles the metered agreement");
+    const { rows } = await store.query<{ packed_terms: `0x${string}` }>(
+      "SELECT packed_terms FROM platform_agreements WHERE id = $1",
+      [bought.metered],
     );
-    const view = await readAgreement(client, agreement);
-    line(
-      "",
-      `one recordUsageBatch (job ${recorded.job_id.slice(0, 8)}…): usage ${fmt(view.recordedUsage)}, ${view.status}`,
+    const packed = rows[0]?.packed_terms;
+    if (!packed) throw new Error("the metered agreement is not recorded");
+    const agreement = agreementRef(decodeTerms(packed), { chainId: base.chainId, escrow });
+    await until(
+      () => readAgreement(client, agreement),
+      (v) => v.status === "completed",
+      "usage recorded on chain",
     );
-
-    // 3. settlement by the scanner --------------------------------------------------------------
-    console.log("\n3. challenge window passes; the relayer's scanner settles");
-    await local.dev.testClient.increaseTime({ seconds: terms.challengeWindow + 1 });
+    await local.dev.testClient.increaseTime({ seconds: 3_601 });
     await local.dev.testClient.mine({ blocks: 1 });
     await until(
       () => readAgreement(client, agreement),
@@ -201,57 +161,10 @@ try {
     );
     line(
       "",
-      `settled: seller ${fmt(await token.balanceOf(seller))}, agent ${fmt(await token.balanceOf(agent.address))}`,
+      `settled: seller ${fmt(await token.balanceOf(sellerKey.address))}, buyer ${fmt(await token.balanceOf(buyerKey.address))}`,
     );
 
-    // 4. cooperative close ----------------------------------------------------------------------
-    console.log("\n4. cooperative close: deposit 20, the buyer signs its final usage of 12");
-    const closing = await activate({ ...terms, deposit: 20_000_000n, salt: keccak256(toHex(`demo-close-${now}`)) });
-    const deadline = Number((await client.getBlock()).timestamp) + 600;
-    const signature = await signFinalVoucher(agent, closing, 12_000_000n, deadline);
-    const before = { seller: await token.balanceOf(seller), agent: await token.balanceOf(agent.address) };
-    const close = await relayer.submitFinalVoucher({
-      chainId: base.chainId,
-      agreementId: closing.id,
-      usage: 12_000_000n,
-      deadline,
-      signature,
-    });
-    await relayer.waitFor(close.id, { timeoutMs: 30_000 });
-    line(
-      "",
-      `${(await readAgreement(client, closing)).status}: seller +${fmt((await token.balanceOf(seller)) - before.seller)}, agent refunded ${fmt((await token.balanceOf(agent.address)) - before.agent)}`,
-    );
-
-    // 5. direct payment -------------------------------------------------------------------------
-    console.log("\n5. direct stablecoin payment of 20, fee 2% + $0.003 (min $0.10) by permit");
-    const requirements = (await (
-      await fetch(`${api}/payment-requirements?amount_cents=2000&rail=stablecoin&pay_to=${seller}`)
-    ).json()) as DirectPaymentRequirements;
-    const built = await buildDirectStablecoinAgreement(agent, requirements, {
-      maxAmount: 50_000_000n,
-      directPayment: direct,
-      publicClient: client,
-      nowSeconds: Number((await client.getBlock()).timestamp),
-    });
-    line("", `agent signed the payment and a fee permit of ${fmt(built.fee)} in one call`);
-    const paid = await post("/direct-payments", built.body);
-    if (paid.status !== 202) throw new Error(`POST /direct-payments answered ${paid.status}: ${await paid.text()}`);
-    const job = (await paid.json()) as { id: string };
-    const again = (await (await post("/direct-payments", built.body)).json()) as { id: string };
-    line("", `POST /direct-payments -> ${paid.status}; sent twice, one job: ${job.id === again.id}`);
-    const done = await until(
-      async () => (await (await fetch(`${api}/jobs/${job.id}`)).json()) as { status: string },
-      (j) => j.status !== "submitting",
-      "the direct payment",
-    );
-    line(
-      "",
-      `${done.status}: seller ${fmt(await token.balanceOf(seller))}, agent ${fmt(await token.balanceOf(agent.address))}`,
-    );
-
-    // 6. x402 ---------------------------------------------------------------------------------
-    console.log("\n6. a paid x402 resource, settled through the relayer's facilitator");
+    console.log("\na paid x402 resource, settled through the relayer's facilitator");
     const shop = new Hono();
     shop.get(
       "/report",
@@ -261,9 +174,9 @@ try {
           {
             scheme: "exact",
             network: base.caip2,
-            amount: "5000000",
+            amount: "1000000",
             asset: usdc.address,
-            payTo: seller,
+            payTo: sellerKey.address,
             maxTimeoutSeconds: 300,
             extra: { name: usdc.domain.name, version: usdc.domain.version },
           },
@@ -276,7 +189,7 @@ try {
       const first = await fetch(`${shopServed.url}/report`);
       line("", `GET /report -> ${first.status} (PAYMENT-REQUIRED)`);
       const challenge = first.headers.get(HEADERS.paymentRequired) ?? "";
-      const payer = x402Payer(agent, { maxAmount: { USDC: 10_000_000n } }, { style: "v2" });
+      const payer = x402Payer(buyerKey, { maxAmount: { USDC: 2_000_000n } }, { style: "v2" });
       const { headerName, headerValue } = await payer(challenge, {
         nowSeconds: Number((await client.getBlock()).timestamp),
       });
@@ -286,7 +199,6 @@ try {
         "",
         `paid with ${headerName} -> ${second.status}, ${JSON.stringify(await second.json())}, settlement ${settled?.success ? "success" : settled?.errorReason} tx ${settled?.transaction.slice(0, 18)}…`,
       );
-      line("", `seller ${fmt(await token.balanceOf(seller))}, agent ${fmt(await token.balanceOf(agent.address))}`);
     } finally {
       await shopServed.close();
     }
@@ -296,6 +208,7 @@ try {
       `\nrelayer: ${jobs.length} jobs (${kinds}), every one ${[...new Set(jobs.map((j) => j.status))].join("/")}`,
     );
   } finally {
+    stop.abort();
     await service.close();
     await relayer.stop();
   }
