@@ -329,6 +329,11 @@ const CONTEXT: Record<string, { declare: string; imports?: string[] }> = {
   usageLog: { declare: "declare const usageLog: __Hex;" },
   deadline: { declare: "declare const deadline: number;" },
   transaction: { declare: "declare const transaction: __Hex;" },
+  transactionHash: { declare: "declare const transactionHash: __Hex;" },
+  human: {
+    declare:
+      'const human = __privateKeyToAccount("0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a");',
+  },
   network: { declare: "declare const network: string;" },
   service_id: { declare: "declare const service_id: string;" },
   sessionNonce: { declare: "declare const sessionNonce: string;" },

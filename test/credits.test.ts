@@ -18,6 +18,7 @@ import {
   type PurchaseCreditsOptions,
   payloadHash,
   purchaseCredits,
+  purchaseCreditsWithTransaction,
   runtimeMessage,
   signBalanceCall,
   signRuntimeCall,
@@ -556,9 +557,13 @@ describe("purchaseCredits", () => {
       status: 200,
       body: SUCCESS_BODY,
       paymentResponse: base64Json(PAYMENT_RESPONSE),
+      settlement: PAYMENT_RESPONSE,
       requestId: "purchase-7d1c",
       attempts: 2,
     });
+    // Typed: the balances are numbers, the settlement decoded.
+    const credits: number = result.body.balance_credits;
+    expect([credits, result.body.balance_usd, result.settlement?.transaction]).toEqual([1500, 15, TX_HASH]);
     expect(fromBase64Json(result.paymentResponse ?? "")).toEqual(PAYMENT_RESPONSE);
     expect(pay).toHaveBeenCalledTimes(1);
     expect(pay).toHaveBeenCalledWith(base64Json(PAYMENT_REQUIRED), {
@@ -638,7 +643,7 @@ describe("purchaseCredits", () => {
     const payment = error.details.payment;
     if (!payment) throw new Error("no payment to resume with");
     expect(payment).toEqual({ headerName: "X-PAYMENT", headerValue: base64Json(ENVELOPE) });
-    const second = await x402Route([{ status: 200, body: { balance_credits: 500 } }]);
+    const second = await x402Route([{ status: 200, body: { balance_credits: 500, balance_usd: 5 } }]);
     const resumed = await purchaseCredits(options(second.endpoint, { payment }));
     expect(resumed.status).toBe(200);
     // Sent with the payment header at once; no new challenge, no new signature.
@@ -663,16 +668,49 @@ describe("purchaseCredits", () => {
     expect(route.requests).toHaveLength(1);
   });
 
-  it("202 forever with a custom bound and backoff: delays grow by the factor up to the cap", async () => {
+  it("202 forever: bounded by the pending time budget, delays growing by the factor up to the cap", async () => {
     const route = await x402Route([PENDING]);
-    const { delays, options } = harness();
+    const { options } = harness();
+    const delays: number[] = [];
+    let clock = 0;
     const backoff = { initialMs: 100, factor: 3, maxMs: 1000 };
-    const error = await rejection(purchaseCredits(options(route.endpoint, { maxAttempts: 7, backoff })));
+    const error = await rejection(
+      purchaseCredits(
+        options(route.endpoint, {
+          backoff,
+          pendingTimeoutMs: 3_000,
+          now: () => clock,
+          sleep: async (ms) => {
+            delays.push(ms);
+            clock += ms;
+          },
+        }),
+      ),
+    );
     expect(error.code).toBe("PURCHASE_RETRIES_EXHAUSTED");
-    expect(error.details).toMatchObject({ attempts: 7, lastStatus: 202 });
+    expect(error.details).toMatchObject({ attempts: 7, lastStatus: 202, paid: true });
     expect(route.requests).toHaveLength(7);
     expect(delays).toEqual([100, 300, 900, 1000, 1000]);
     expect(delays).toEqual([0, 1, 2, 3, 4].map((n) => backoffDelay(backoff, n)));
+  });
+
+  it("202 many more times than maxAttempts keeps going within the budget (the seed: retry until 200 or 400)", async () => {
+    const route = await x402Route([...Array.from({ length: 12 }, () => PENDING), OK]);
+    const { pay, options } = harness();
+    let clock = 0;
+    const result = await purchaseCredits(
+      options(route.endpoint, {
+        now: () => clock,
+        sleep: async (ms) => {
+          clock += ms;
+        },
+      }),
+    );
+    expect(result.status).toBe(200);
+    expect(result.attempts).toBe(14);
+    expect(pay).toHaveBeenCalledTimes(1);
+    expectSameRequest(route.requests);
+    expect(clock).toBeLessThan(120_000); // default budget: minutes, not a count
   });
 
   it("400 surfaces the server's error text without retrying", async () => {
@@ -804,6 +842,7 @@ describe("purchaseCredits", () => {
         walletAddress: agentWallet,
         payerWalletAddress: human.address,
         sponsorSignature: signature,
+        nonce: AUTH_NONCE,
       }),
     );
     expect(result.status).toBe(200);
@@ -818,6 +857,97 @@ describe("purchaseCredits", () => {
         sponsor_signature: signature,
       });
     }
+  });
+
+  it("human-sponsored purchase with the sponsor's signer: the client picks the nonce, the sponsor signs it, pay signs with it", async () => {
+    const human = account;
+    const verdicts: boolean[] = [];
+    const route = await startRoute(async (request) => {
+      const header = request.headers["x-payment"];
+      if (header === undefined) return CHALLENGE;
+      const envelope = fromBase64Json(String(header)) as typeof ENVELOPE;
+      const { body } = request;
+      const verified = await verifyMessage({
+        address: body.payer_wallet_address as Address,
+        message: sponsorMessage({
+          payer: body.payer_wallet_address as Address,
+          recipient: body.wallet_address as Address,
+          credits: Number(body.credits),
+          reference: { kind: "nonce", nonce: envelope.payload.authorization.nonce as Hex },
+        }),
+        signature: body.sponsor_signature as Hex,
+      });
+      verdicts.push(verified);
+      return verified ? OK : { status: 400, body: { error: "Sponsor signature mismatch" } };
+    });
+    const nonces: (Hex | undefined)[] = [];
+    const pay: PayChallenge = async (_challenge, { nonce }) => {
+      nonces.push(nonce);
+      const authorization = { ...ENVELOPE.payload.authorization, nonce: nonce ?? AUTH_NONCE };
+      return {
+        headerName: "X-PAYMENT",
+        headerValue: base64Json({ ...ENVELOPE, payload: { ...ENVELOPE.payload, authorization } }),
+      };
+    };
+    const { options } = harness();
+    const result = await purchaseCredits(
+      options(route.endpoint, { walletAddress: OTHER, payerWalletAddress: human.address, sponsor: human, pay }),
+    );
+    expect(result.status).toBe(200);
+    expect(verdicts).toEqual([true]);
+    expect(nonces).toHaveLength(1);
+    expect(nonces[0]).toMatch(/^0x[0-9a-f]{64}$/);
+    // A pay that ignores the nonce is refused before the payment is sent.
+    const strict = await x402Route([OK]);
+    const error = await rejection(
+      purchaseCredits(
+        options(strict.endpoint, { walletAddress: OTHER, payerWalletAddress: human.address, sponsor: human }),
+      ),
+    );
+    expect(error.code).toBe("PURCHASE_PROTOCOL_ERROR");
+    expect(strict.requests).toHaveLength(1);
+  });
+
+  it("Path B, self-broadcast: transaction_hash and the tx: sponsor message, 202 then 200", async () => {
+    const human = account;
+    const seen: Record<string, unknown>[] = [];
+    const route = await startRoute(async (request, index) => {
+      const { body } = request;
+      seen.push(body);
+      const verified = await verifyMessage({
+        address: body.payer_wallet_address as Address,
+        message: sponsorMessage({
+          payer: body.payer_wallet_address as Address,
+          recipient: body.wallet_address as Address,
+          credits: Number(body.credits),
+          reference: { kind: "tx", transactionHash: body.transaction_hash as Hex },
+        }),
+        signature: body.sponsor_signature as Hex,
+      });
+      if (!verified) return { status: 400, body: { error: "Sponsor signature mismatch" } };
+      return index === 0 ? PENDING : OK;
+    });
+    const { options } = harness();
+    const { pay: _unused, ...common } = options(route.endpoint, { walletAddress: OTHER });
+    const result = await purchaseCreditsWithTransaction({
+      ...common,
+      payerWalletAddress: human.address,
+      sponsor: human,
+      transactionHash: TX_HASH,
+    });
+    expect(result).toMatchObject({ status: 200, attempts: 2, body: { balance_credits: 1500 } });
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toMatchObject({
+      wallet_address: OTHER,
+      credits: 500,
+      payment_method: "x402",
+      payer_wallet_address: human.address,
+      transaction_hash: TX_HASH,
+    });
+    expect(seen[1]).toEqual(seen[0]);
+    await expect(
+      purchaseCreditsWithTransaction({ ...common, payerWalletAddress: human.address, transactionHash: "0x12" }),
+    ).rejects.toMatchObject({ code: "OPTION_INVALID" });
   });
 
   it("stops when aborted, without retrying", async () => {

@@ -34,12 +34,16 @@ export {
 export {
   type BackoffPolicy,
   backoffDelay,
+  type CreditPurchaseBody,
   type CreditPurchaseRequestBody,
   type CreditPurchaseResult,
   DEFAULT_BACKOFF,
   DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_PENDING_TIMEOUT_MS,
   type PayChallenge,
   type PaymentHeader,
   type PurchaseCreditsOptions,
+  type PurchaseWithTransactionOptions,
   purchaseCredits,
+  purchaseCreditsWithTransaction,
 } from "./purchase.ts";

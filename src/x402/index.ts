@@ -46,9 +46,11 @@ export {
   type NonceGuard,
   type PaymentStyle,
   randomNonce,
+  type SignedPaymentHeader,
   signExactPayment,
   toPaymentPayloadV2,
   toSeedEnvelope,
+  type X402Payer,
   x402Payer,
 } from "./pay.ts";
 export {

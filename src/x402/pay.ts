@@ -93,12 +93,33 @@ export type PaymentStyle = "v2" | "seed";
  * signs it and returns the header to retry with. Nothing is signed for an acceptance the policy or
  * the registry refuses, and no nonce is ever signed twice.
  */
-export function x402Payer(signer: TypedDataSigner, policy: PaymentPolicy, options: { style?: PaymentStyle } = {}) {
+/** A payment signed for a 402 challenge, and the header that carries it. */
+export type SignedPaymentHeader = {
+  /** `PAYMENT-SIGNATURE` (v2 style) or `X-PAYMENT` (the documented envelope). */
+  readonly headerName: string;
+  /** The base64 payment. */
+  readonly headerValue: string;
+  readonly payment: ExactPayload;
+  readonly selected: SelectedPayment;
+};
+
+/**
+ * What {@link x402Payer} returns: sign the payment a `PAYMENT-REQUIRED` challenge asks for, within
+ * the policy. `nonce` fixes the authorization nonce (a sponsored credit purchase signs its sponsor
+ * message over it first); `expectedAmount` refuses a challenge for another amount.
+ */
+export type X402Payer = (
+  paymentRequiredHeader: string,
+  overrides?: { nowSeconds?: number; nonce?: Hex; expectedAmount?: bigint },
+) => Promise<SignedPaymentHeader>;
+
+export function x402Payer(
+  signer: TypedDataSigner,
+  policy: PaymentPolicy,
+  options: { style?: PaymentStyle } = {},
+): X402Payer {
   const signed = new Set<Hex>();
-  return async (
-    paymentRequiredHeader: string,
-    overrides: { nowSeconds?: number; nonce?: Hex; expectedAmount?: bigint } = {},
-  ): Promise<{ headerName: string; headerValue: string; payment: ExactPayload; selected: SelectedPayment }> => {
+  return async (paymentRequiredHeader, overrides = {}) => {
     const required: PaymentRequired = decodePaymentRequired(paymentRequiredHeader);
     const { expectedAmount, ...signing } = overrides;
     const selected = selectPayment(required, policy, expectedAmount === undefined ? {} : { expectedAmount });
