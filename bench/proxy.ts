@@ -40,6 +40,7 @@ const chain = await startRelayerChain();
 const store = await pgliteStore();
 await migratePlatform(store);
 const signer = chain.account(50);
+await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]); // gas for the relayer
 const relayer = createRelayer({
   chains: [{ chainId: base.chainId, client: createPublicClient({ transport: http(chain.url) }), escrow: chain.escrow }],
   signers: { [base.chainId]: [signer] },
@@ -76,7 +77,8 @@ try {
     serviceId: service_id,
     deposit: 100_000_000n,
   });
-  if ((await agreementStatus(served.url, id, (x) => x === "active")).status !== "active") throw new Error("not active");
+  const activated = await agreementStatus(served.url, id, (x) => x === "active" || x === "failed");
+  if (activated.status !== "active") throw new Error(`the agreement is ${JSON.stringify(activated)}`);
 
   const body = { q: "hello" };
   const direct: number[] = [];

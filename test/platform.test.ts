@@ -417,29 +417,26 @@ describe("reference platform", () => {
     // Path B over x402: a human pays for the agent; the sponsor message names the authorization's nonce.
     const human = privateKeyToAccount(generatePrivateKey());
     await chain.token.mint(human.address, 20_000_000n);
-    const nonce = randomNonce();
-    const sponsor = await signSponsorMessage(human, {
-      payer: human.address,
-      recipient: agentKey.address,
-      credits: 1000,
-      reference: { kind: "nonce", nonce },
-    });
+    // The client picks the nonce, the human's signer signs the sponsor message over it, and the
+    // human's payer signs the authorization with the same nonce.
     const sponsored = await purchaseCredits({
       endpoint,
       walletAddress: agentKey.address,
       credits: 1000,
       payerWalletAddress: human.address,
-      sponsorSignature: sponsor.signature,
-      pay: payWith(human, nonce),
+      sponsor: human,
+      pay: async (challenge, { nonce }) => payWith(human, nonce)(challenge),
     });
     expect(sponsored.body).toMatchObject({ balance_credits: 1500 });
-    // A sponsor signature over another nonce is refused, nothing is charged.
+    // A sponsor signature over another nonce than the payment's is refused by the route, nothing charged.
+    const paid = randomNonce();
     const wrongSponsor = await signSponsorMessage(human, {
       payer: human.address,
       recipient: agentKey.address,
       credits: 500,
       reference: { kind: "nonce", nonce: randomNonce() },
     });
+    const humanBefore = await chain.token.balanceOf(human.address);
     await expect(
       purchaseCredits({
         endpoint,
@@ -447,9 +444,11 @@ describe("reference platform", () => {
         credits: 500,
         payerWalletAddress: human.address,
         sponsorSignature: wrongSponsor.signature,
-        pay: payWith(human),
+        nonce: paid,
+        pay: payWith(human, paid),
       }),
     ).rejects.toMatchObject({ code: "PURCHASE_REJECTED" });
+    expect(await chain.token.balanceOf(human.address)).toBe(humanBefore);
 
     // Path B, self-broadcast: the human submits transferWithAuthorization and sends the hash.
     await chain.rpc("anvil_setBalance", [human.address, "0x3635C9ADC5DEA00000"]);

@@ -168,6 +168,9 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
     }),
   );
 
+  /** Agreements seen active (they stay so for the proxy until usage ends, which the store records). */
+  const activeAgreements = new Set<string>();
+
   /** The signer of a request, verified (signature, live session, unused request id). */
   const signer = (c: Context, action: string, productId: string, body: unknown) =>
     verifySignedRequest(sql, { headers: (name) => c.req.header(name), action, productId, body });
@@ -605,7 +608,14 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
       }
     }
     const wallet = await signer(c, "proxy", id, body);
-    const row = await agreementOf(id);
+    // The agreement with its service's upstream, in one read.
+    const { rows: found } = await sql.query<AgreementRow & { upstream_url: string }>(
+      `SELECT a.*, s.upstream_url FROM platform_agreements a JOIN platform_services s ON s.id = a.service_id
+       WHERE a.id = $1`,
+      [id.toLowerCase()],
+    );
+    const row = found[0];
+    if (!row) throw new PlatformError("NOT_FOUND", `no agreement ${id}`, { kind: "agreement", id });
     if (wallet.toLowerCase() !== row.buyer.toLowerCase()) {
       throw new PlatformError("NOT_PARTY", "only the agreement's buyer calls through it", {
         wallet,
@@ -613,7 +623,9 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
         expected: getAddress(row.buyer),
       });
     }
-    const { status } = await statusOf(row);
+    // Active once is active until usage ends (recorded below): the relayer's job is read until then.
+    const status = activeAgreements.has(row.id) ? "active" : (await statusOf(row)).status;
+    if (status === "active") activeAgreements.add(row.id);
     if (status !== "active" || row.usage_ended) {
       throw new PlatformError("WRONG_STATUS", `agreement ${row.id} is ${row.usage_ended ? "ended" : status}`, {
         id: row.id,
@@ -635,10 +647,7 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
         deposit: String(row.deposit),
       });
     }
-    const { rows: services } = await sql.query<ServiceRow>("SELECT * FROM platform_services WHERE id = $1", [
-      row.service_id,
-    ]);
-    const upstream = services[0]?.upstream_url ?? "";
+    const upstream = row.upstream_url;
     const rest = c.req.path.slice(`/metered-proxy/${id}`.length);
     const query = new URL(c.req.url).search;
     let response: Response;
@@ -662,6 +671,7 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
       agreementId: row.id,
       cumulativeUsage: used,
       logRef: keccak256(toHex(`${row.id}:${used}`)),
+      ...(row.packed_terms ? { recorder: decodeTerms(row.packed_terms).recorder } : {}),
     });
     const headers = new Headers(response.headers);
     headers.set("x-usage-cumulative", used.toString());

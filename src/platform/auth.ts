@@ -76,17 +76,22 @@ export async function verifySignedRequest(
   const valid = await verifyMessage({ address: wallet, message, signature: signature as Hex }).catch(() => false);
   if (!valid)
     throw new PlatformError("SIGNATURE_INVALID", "the signature is not the wallet's", { wallet, reason: "signature" });
-  const { rows } = await sql.query(
-    "SELECT 1 FROM platform_sessions WHERE nonce = $1 AND wallet = $2 AND expires_at > now()",
-    [session, wallet.toLowerCase()],
+  // One statement: the session must be live and the wallet's, and the request id unused (recorded now).
+  const { rows } = await sql.query<{ live: boolean; fresh: boolean }>(
+    `WITH live AS (
+       SELECT 1 FROM platform_sessions WHERE nonce = $1 AND wallet = $2 AND expires_at > now()
+     ), fresh AS (
+       INSERT INTO platform_requests (wallet, request_id) SELECT $2, $3 WHERE EXISTS (SELECT 1 FROM live)
+       ON CONFLICT DO NOTHING RETURNING 1
+     )
+     SELECT EXISTS (SELECT 1 FROM live) AS live, EXISTS (SELECT 1 FROM fresh) AS fresh`,
+    [session, wallet.toLowerCase(), requestId],
   );
-  if (rows.length === 0)
+  if (!rows[0]?.live) {
     throw new PlatformError("SESSION_INVALID", "the session nonce is unknown or expired", { wallet, session });
-  const { rows: fresh } = await sql.query(
-    "INSERT INTO platform_requests (wallet, request_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING request_id",
-    [wallet.toLowerCase(), requestId],
-  );
-  if (fresh.length === 0)
+  }
+  if (!rows[0]?.fresh) {
     throw new PlatformError("REQUEST_REPLAYED", `request ${requestId} was used before`, { wallet, requestId });
+  }
   return getAddress(wallet);
 }
