@@ -15,7 +15,7 @@ import {
   requireOperator,
   ServiceError,
 } from "../service/index.ts";
-import { parseActivationSignatures, parseDirectPaymentBody, serializeActivationPackage } from "../wire/index.ts";
+import { parseDirectPaymentBody, serializeActivationPackage } from "../wire/index.ts";
 import { createSession, verifySignedRequest } from "./auth.ts";
 import { mountCredits } from "./credits.ts";
 import { PlatformError } from "./errors.ts";
@@ -570,21 +570,9 @@ export function createPlatformService(options: PlatformServiceOptions): Hono {
       });
     }
     const body = await jsonBody(c);
-    // The body must activate this agreement, with the terms the platform recorded.
-    let signedFor: string | undefined;
-    try {
-      signedFor = parseActivationSignatures(body, { chainId: Number(row.chain_id), escrow: chain.escrow }).agreement.id;
-    } catch {
-      // The relayer's own parse reports what is wrong (JOB_INVALID).
-    }
-    if (signedFor !== undefined && signedFor.toLowerCase() !== row.id.toLowerCase()) {
-      throw new ServiceError("AGREEMENT_MISMATCH", "the body activates another agreement", {
-        path: row.id,
-        body: signedFor,
-      });
-    }
     const requestId = c.req.header("idempotency-key") ?? `activate-escrow:${row.chain_id}:${row.id}`;
-    const job = await relayer.submitActivation(body, { requestId, chainId: Number(row.chain_id) });
+    // The body must activate this agreement, with the terms the platform recorded.
+    const job = await relayer.submitActivation(body, { requestId, chainId: Number(row.chain_id), agreementId: row.id });
     const json = await agreementJson(row);
     return c.json(json, job.status === "active" ? 200 : 202);
   });

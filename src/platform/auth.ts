@@ -76,7 +76,26 @@ export async function verifySignedRequest(
   const valid = await verifyMessage({ address: wallet, message, signature: signature as Hex }).catch(() => false);
   if (!valid)
     throw new PlatformError("SIGNATURE_INVALID", "the signature is not the wallet's", { wallet, reason: "signature" });
-  // One statement: the session must be live and the wallet's, and the request id unused (recorded now).
+  const use = await useRequest(sql, wallet, session, requestId);
+  if (use === "session") {
+    throw new PlatformError("SESSION_INVALID", "the session nonce is unknown or expired", { wallet, session });
+  }
+  if (use === "replayed") {
+    throw new PlatformError("REQUEST_REPLAYED", `request ${requestId} was used before`, { wallet, requestId });
+  }
+  return getAddress(wallet);
+}
+
+/**
+ * Use a signed request's id, in one statement: the session must be live and the wallet's, and the
+ * request id unused by that wallet (it is recorded now, so a replay is refused).
+ */
+export async function useRequest(
+  sql: Sql,
+  wallet: string,
+  session: string,
+  requestId: string,
+): Promise<"ok" | "session" | "replayed"> {
   const { rows } = await sql.query<{ live: boolean; fresh: boolean }>(
     `WITH live AS (
        SELECT 1 FROM platform_sessions WHERE nonce = $1 AND wallet = $2 AND expires_at > now()
@@ -87,11 +106,6 @@ export async function verifySignedRequest(
      SELECT EXISTS (SELECT 1 FROM live) AS live, EXISTS (SELECT 1 FROM fresh) AS fresh`,
     [session, wallet.toLowerCase(), requestId],
   );
-  if (!rows[0]?.live) {
-    throw new PlatformError("SESSION_INVALID", "the session nonce is unknown or expired", { wallet, session });
-  }
-  if (!rows[0]?.fresh) {
-    throw new PlatformError("REQUEST_REPLAYED", `request ${requestId} was used before`, { wallet, requestId });
-  }
-  return getAddress(wallet);
+  if (!rows[0]?.live) return "session";
+  return rows[0]?.fresh ? "ok" : "replayed";
 }

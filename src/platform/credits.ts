@@ -8,6 +8,7 @@ import { createFacilitator, type Job, type Relayer, type Sql } from "../relayer/
 import { jsonBody } from "../service/index.ts";
 import { encodeJsonHeader, type PaymentRequirements } from "../wire/index.ts";
 import { HEADERS, readPayment } from "../x402/index.ts";
+import { useRequest } from "./auth.ts";
 
 /** Options of {@link mountCredits}. */
 export type CreditsOptions = {
@@ -334,16 +335,9 @@ export function mountCredits(app: Hono, options: CreditsOptions): void {
     if (!(await verifyMessage({ address: wallet, message, signature }).catch(() => false))) {
       return reply(c, 400, { error: "the signature is not the wallet's over the balance message" });
     }
-    const { rows: live } = await sql.query(
-      "SELECT 1 FROM platform_sessions WHERE nonce = $1 AND wallet = $2 AND expires_at > now()",
-      [session, wallet.toLowerCase()],
-    );
-    if (live.length === 0) return reply(c, 400, { error: "the session nonce is unknown or expired" });
-    const { rows: fresh } = await sql.query(
-      "INSERT INTO platform_requests (wallet, request_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING request_id",
-      [wallet.toLowerCase(), requestId],
-    );
-    if (fresh.length === 0) return reply(c, 400, { error: `request_id ${requestId} was used before` });
+    const use = await useRequest(sql, wallet, session, requestId);
+    if (use === "session") return reply(c, 400, { error: "the session nonce is unknown or expired" });
+    if (use === "replayed") return reply(c, 400, { error: `request_id ${requestId} was used before` });
     return c.json({ wallet_address: getAddress(wallet), ...(await balanceOf(wallet)) });
   });
 }

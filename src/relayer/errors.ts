@@ -6,6 +6,8 @@ export type RelayerErrorDetails = {
   JOB_INVALID: { readonly field: string; readonly reason: string };
   /** The request id was already given to another payload: one request id is one job. */
   REQUEST_ID_CONFLICT: { readonly requestId: string; readonly jobId: string };
+  /** The activation body is for another agreement than the one the caller named. */
+  AGREEMENT_MISMATCH: { readonly expected: string; readonly body: string };
   /** No job with this id or request id. */
   JOB_NOT_FOUND: { readonly id: string };
   /** Usage is recorded by the agreement's recorder: that address is not one of the relayer's signers on the chain. */

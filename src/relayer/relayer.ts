@@ -90,7 +90,15 @@ export type Relayer = {
    * the same job and never a second transaction.
    * @throws {RelayerError} `JOB_INVALID` for a body that does not parse (the seed's 400), `CHAIN_NOT_CONFIGURED`.
    */
-  submitActivation(body: unknown, options: { readonly requestId: string; readonly chainId: number }): Promise<Job>;
+  submitActivation(
+    body: unknown,
+    options: {
+      readonly requestId: string;
+      readonly chainId: number;
+      /** The agreement the caller expects the body to activate (e.g. from the URL): another is refused. */
+      readonly agreementId?: string;
+    },
+  ): Promise<Job>;
   /**
    * Execute a verified x402 'exact' payment (`transferWithAuthorization` at `asset`). One job per
    * authorization (token, payer, nonce), whatever the request id: `created` is true for exactly
@@ -548,13 +556,19 @@ export function createRelayer(options: RelayerOptions): Relayer {
       return job;
     },
 
-    async submitActivation(body, { requestId, chainId }) {
+    async submitActivation(body, { requestId, chainId, agreementId }) {
       const chain = chainOf(chainId);
       let payload: ActivationPayload;
       let dedupeKey: string;
       let purchase: Purchase;
       try {
         const signed = parseActivationSignatures(body, { chainId, escrow: chain.escrow });
+        if (agreementId !== undefined && signed.agreement.id.toLowerCase() !== agreementId.toLowerCase()) {
+          throw new RelayerError("AGREEMENT_MISMATCH", "the body activates another agreement", {
+            expected: agreementId,
+            body: signed.agreement.id,
+          });
+        }
         dedupeKey = activationKey(chainId, signed.agreement.escrow, signed.agreement.id);
         const { terms } = signed.agreement;
         purchase = { buyer: terms.buyer, seller: terms.seller, amount: terms.deposit };

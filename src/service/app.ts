@@ -5,7 +5,6 @@ import { type Address, getAddress, isAddress, isHex } from "viem";
 import { findChain, findToken, formatCaip2 } from "../chains/index.ts";
 import { DEFAULT_DIRECT_FEE_SCHEDULE, type DirectFeeSchedule, directPaymentFee } from "../fees.ts";
 import type { BuyerPolicy, Job, Relayer } from "../relayer/index.ts";
-import { parseActivationSignatures } from "../wire/index.ts";
 import { errorBody, httpStatusOf, ServiceError } from "./errors.ts";
 
 /** Options of {@link createRelayerService}. */
@@ -185,24 +184,9 @@ export function createRelayerService(options: RelayerServiceOptions): Hono {
     const agreementId = c.req.param("id").toLowerCase();
     const chainId = chainIdOf(c);
     const body = await jsonBody(c);
-    const chain = relayer.chains.find((x) => x.chainId === chainId);
-    if (chain) {
-      // The body must activate the agreement in the path (parsed again by the relayer).
-      let signedFor: string | undefined;
-      try {
-        signedFor = parseActivationSignatures(body, { chainId, escrow: chain.escrow }).agreement.id.toLowerCase();
-      } catch {
-        // The relayer's own parse reports what is wrong (JOB_INVALID).
-      }
-      if (signedFor !== undefined && signedFor !== agreementId) {
-        throw new ServiceError("AGREEMENT_MISMATCH", "the body activates another agreement", {
-          path: agreementId,
-          body: signedFor,
-        });
-      }
-    }
     const requestId = requestIdOf(c, body, `activate-escrow:${chainId}:${agreementId}`);
-    const job = await relayer.submitActivation(body, { requestId, chainId });
+    // The body must activate the agreement in the path (AGREEMENT_MISMATCH, 409, otherwise).
+    const job = await relayer.submitActivation(body, { requestId, chainId, agreementId });
     if (job.status === "failed") {
       throw new ServiceError("JOB_FAILED", `activation failed: ${job.reason ?? "unknown"}`, {
         jobId: job.id,

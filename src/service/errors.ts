@@ -12,8 +12,6 @@ export type ServiceErrorDetails = {
   UNAUTHORIZED: Record<string, never>;
   /** No such route, agreement or job. */
   NOT_FOUND: { readonly path: string };
-  /** The body is for another agreement than the one in the path. */
-  AGREEMENT_MISMATCH: { readonly path: string; readonly body: string };
   /** The job failed for good (the seed's 400): `reason` is the relayer's typed reason. */
   JOB_FAILED: { readonly jobId: string; readonly reason: string | null };
   /** The agent in the path is not the purchase's buyer. */
