@@ -57,6 +57,25 @@ async function freshPostgres(): Promise<{ url: string; store: () => Promise<Stor
   };
 }
 
+/** A PostgreSQL store in a schema of its own, dropped when the store closes. */
+async function postgresInSchema(): Promise<Store> {
+  const fresh = await freshPostgres();
+  const store = await fresh.store();
+  return {
+    ...store,
+    close: async () => {
+      await store.close();
+      await fresh.drop();
+    },
+  };
+}
+
+/** The fault, reorg, deadline and gap tests run on both stores. */
+const STORES: [string, () => Promise<Store>][] = [
+  ["embedded store", () => pgliteStore()],
+  ["PostgreSQL", postgresInSchema],
+];
+
 const nonceOf = (address: Hex) =>
   getTransactionCount(createPublicClient({ transport: http(chain.url) }), { address, blockTag: "latest" });
 
@@ -398,7 +417,7 @@ describe("a relayer process killed after each durable step", () => {
   );
 });
 
-describe("faults between the relayer and the node", () => {
+describe.each(STORES)("faults between the relayer and the node (%s)", (_store, openStore) => {
   let proxy: RpcProxy;
   beforeAll(async () => {
     proxy = await startRpcProxy(chain.url);
@@ -419,7 +438,7 @@ describe("faults between the relayer and the node", () => {
   };
 
   it("the node's reply to the broadcast is lost: the same bytes go out again, one transaction", async () => {
-    const store = await pgliteStore();
+    const store = await openStore();
     const { signer, relayer } = await relayerVia(store, 16);
     try {
       const { body } = await chain.activationBody();
@@ -438,7 +457,7 @@ describe("faults between the relayer and the node", () => {
   });
 
   it("429 and 503 while checking: backs off, keeps the request id, then activates", async () => {
-    const store = await pgliteStore();
+    const store = await openStore();
     const { relayer } = await relayerVia(store, 17);
     try {
       const { body } = await chain.activationBody();
@@ -461,7 +480,7 @@ describe("faults between the relayer and the node", () => {
 
   it("a stuck transaction is replaced with both fees raised by more than 10% (the proxy enforces geth's rule)", async () => {
     // The rule is enforced: a replacement at exactly +10% is refused.
-    const store = await pgliteStore();
+    const store = await openStore();
     const { signer, relayer } = await relayerVia(store, 18, { bumpAfterMs: 300 });
     const { body } = await chain.activationBody();
     await chain.rpc("evm_setAutomine", [false]);
@@ -527,9 +546,9 @@ describe("faults between the relayer and the node", () => {
   });
 });
 
-describe("reorgs", () => {
+describe.each(STORES)("reorgs (%s)", (_store, openStore) => {
   it("a reorg that drops the mined activation sends it back to submitted and rebroadcasts it; active only at depth", async () => {
-    const store = await pgliteStore();
+    const store = await openStore();
     const signer = chain.account(20);
     await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
     const relayer = createRelayer({
@@ -562,9 +581,9 @@ describe("reorgs", () => {
   });
 });
 
-describe("deadlines", () => {
+describe.each(STORES)("deadlines (%s)", (_store, openStore) => {
   it("an authorization that expires within the margin is failed before it takes a nonce, never sent to revert", async () => {
-    const store = await pgliteStore();
+    const store = await openStore();
     const signer = chain.account(21);
     await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
     const relayer = createRelayer({
@@ -588,7 +607,7 @@ describe("deadlines", () => {
   });
 
   it("an activation still unmined near its deadline is replaced by a no-op self-send at its nonce: failed, nothing moved", async () => {
-    const store = await pgliteStore();
+    const store = await openStore();
     const signer = chain.account(24);
     await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
     const relayer = createRelayer({
@@ -905,9 +924,9 @@ describe("usage batching", () => {
   });
 });
 
-describe("nonce gaps", () => {
+describe.each(STORES)("nonce gaps (%s)", (_store, openStore) => {
   it("a gap below the relayer's nonces (the counter was seeded past a dropped transaction) is filled with no-op self-sends", async () => {
-    const store = await pgliteStore();
+    const store = await openStore();
     const signer = chain.account(23);
     await chain.rpc("anvil_setBalance", [signer.address, "0x3635C9ADC5DEA00000"]);
     const relayer = createRelayer({
